@@ -1,0 +1,72 @@
+# InfoSynth — two commands:
+#   make run    set everything up, then start the dashboard on http://127.0.0.1:8501
+#   make test   set everything up (plus dev tools and Chromium), then run the tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+# Stamps are keyed on the hash of the requirement files: unchanged requirements, no install.
+RUN_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+DEV_HASH := $(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)
+RUN_STAMP := $(VENV)/.stamp-run-$(RUN_HASH)
+DEV_STAMP := $(VENV)/.stamp-dev-$(DEV_HASH)
+
+# Nothing is ever downloaded from a model hub at run time.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test setup setup-dev system-deps lint bench clean
+
+run: $(RUN_STAMP)
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+
+test: $(DEV_STAMP) system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(RUN_STAMP)
+setup-dev: $(DEV_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is installed first and pinned, so that no package pulls a CUDA build of it.
+$(RUN_STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.stamp-run-*
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.stamp-dev-* $(VENV)/.stamp-run-*
+	touch $@ $(RUN_STAMP)
+
+# Debian's Chromium for the browser tests. Installed when we are root with apt; otherwise
+# the browser tests skip and say why. Never `playwright install`.
+system-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian chromium for the browser tests..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "chromium could not be installed: the browser tests will skip"; \
+	else \
+	  echo "chromium is not installed and this is not root with apt: the browser tests will skip"; \
+	fi
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check infosynth_core tests pages app.py bench
+
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts

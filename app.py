@@ -1,0 +1,17 @@
+"""InfoSynth dashboard: navigation only. Start with `make run` (http://127.0.0.1:8501)."""
+
+import streamlit as st
+
+from pages.common import use_app_navigation
+
+st.set_page_config(page_title="InfoSynth", page_icon=":material/hub:", layout="wide")
+use_app_navigation()
+
+navigation = st.navigation(
+    [
+        st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:", default=True),
+        st.Page("pages/seeds.py", title="Seeds", icon=":material/eco:"),
+    ]
+)
+st.sidebar.caption("InfoSynth · novel, diverse, verified coding benchmarks")
+navigation.run()

@@ -1,0 +1,76 @@
+"""InfoSynth core: synthesize novel, diverse, verified Python coding benchmarks.
+
+The library behind the ``infosynth`` command and the Streamlit dashboard (which only calls
+these public names and draws). Method: InfoSynth, arXiv 2601.00575.
+"""
+
+from ._version import __version__
+from .config import Settings
+from .errors import (
+    ConfigError,
+    ExportError,
+    FileTooLargeError,
+    FormatDetectionError,
+    InfoSynthError,
+    NotFoundError,
+    RecordIssue,
+    RecordValidationError,
+    SeedSetExistsError,
+    StoreError,
+    UnsupportedFileError,
+)
+from .export import EXPORT_FORMATS, ExportResult, export_from_store, export_problems
+from .formats import FORMATS, detect_format
+from .problem import DIFFICULTIES, OPERATORS, REVIEWS, STATUSES, Origin, Problem
+from .seeds import (
+    BUNDLED_SEED_SET,
+    LoadedSeeds,
+    bundled_seeds_path,
+    ensure_bundled_seed_set,
+    file_columns,
+    import_seed_file,
+    load_bundled_seeds,
+    load_problems,
+)
+from .store import Attempt, RunInfo, SeedSetInfo, Store, StoredProblem
+
+__all__ = [
+    "__version__",
+    "Settings",
+    "Problem",
+    "Origin",
+    "DIFFICULTIES",
+    "OPERATORS",
+    "REVIEWS",
+    "STATUSES",
+    "Store",
+    "SeedSetInfo",
+    "RunInfo",
+    "StoredProblem",
+    "Attempt",
+    "FORMATS",
+    "detect_format",
+    "LoadedSeeds",
+    "file_columns",
+    "load_problems",
+    "import_seed_file",
+    "BUNDLED_SEED_SET",
+    "bundled_seeds_path",
+    "load_bundled_seeds",
+    "ensure_bundled_seed_set",
+    "EXPORT_FORMATS",
+    "ExportResult",
+    "export_problems",
+    "export_from_store",
+    "InfoSynthError",
+    "ConfigError",
+    "RecordIssue",
+    "RecordValidationError",
+    "FormatDetectionError",
+    "FileTooLargeError",
+    "UnsupportedFileError",
+    "StoreError",
+    "SeedSetExistsError",
+    "NotFoundError",
+    "ExportError",
+]

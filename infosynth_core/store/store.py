@@ -1,0 +1,568 @@
+"""SQLite store: seed sets, runs, problems with lineage, attempts, metrics, reviews, caches.
+
+WAL mode (readers never block the writer), numbered migrations applied on open, and every
+multi-row write inside one ``BEGIN IMMEDIATE`` transaction: an import or a generation step is
+stored whole or not at all. Connections are per thread, so one ``Store`` may be shared by
+the threads of a server (e.g. Streamlit's ``cache_resource``); a runner process opens its own.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import NotFoundError, SeedSetExistsError, StoreError
+from ..problem import REVIEWS, Origin, Problem
+from .migrations import LATEST_VERSION, current_version, migrate
+
+__all__ = ["Store", "SeedSetInfo", "RunInfo", "StoredProblem", "Attempt", "utc_now"]
+
+RUN_STATUSES = ("created", "running", "paused", "stopped", "finished", "failed")
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO-8601 with microseconds and a 'Z'."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class SeedSetInfo:
+    id: int
+    name: str
+    source: str
+    format: str
+    n_problems: int
+    manifest: dict[str, Any]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    name: str
+    seed_set_id: int | None
+    status: str
+    config: dict[str, Any]
+    control: str | None
+    pid: int | None
+    error: str | None
+    created_at: str
+    updated_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class StoredProblem:
+    """A problem with its row key (``pk``), the handle for attempts and reviews."""
+
+    pk: int
+    problem: Problem
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One verification attempt of a problem (round 0 = first try)."""
+
+    round: int
+    status: str
+    solution: str | None = None
+    tests: str | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+    output: str = ""
+    duration_s: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+
+
+_PROBLEM_COLS = (
+    "id, problem, solution, tests, entry_point, topics, difficulty, operator, parents, "
+    "generation, colony, status, review, metadata"
+)
+
+
+def _problem_from_row(row: sqlite3.Row) -> Problem:
+    return Problem.model_construct(
+        id=row["id"],
+        problem=row["problem"],
+        solution=row["solution"],
+        tests=row["tests"],
+        entry_point=row["entry_point"],
+        topics=tuple(json.loads(row["topics"])),
+        difficulty=row["difficulty"],
+        origin=Origin.model_construct(
+            operator=row["operator"],
+            parents=tuple(json.loads(row["parents"])),
+            generation=row["generation"],
+            colony=row["colony"],
+        ),
+        status=row["status"],
+        review=row["review"],
+        metadata=json.loads(row["metadata"]),
+    )
+
+
+class Store:
+    """The InfoSynth SQLite store.
+
+    Parameters
+    ----------
+    path
+        Database file; its folder is created if missing. Default ``data/infosynth.db``.
+    timeout_s
+        How long a writer waits for another writer's lock, in seconds (default 30).
+    migrate_to
+        Schema version to migrate to on open (default: latest). Tests use older versions.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = Path("data") / "infosynth.db",
+        *,
+        timeout_s: float = 30.0,
+        migrate_to: int | None = LATEST_VERSION,
+    ):
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._conn()
+            if migrate_to is not None:
+                migrate(conn, migrate_to)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"Cannot open the store at '{self.path}': {exc}. Point INFOSYNTH_DB (or --db) "
+                "at another file, or move this one aside."
+            ) from exc
+
+    # ------------------------------------------------------------------ plumbing
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout_s, isolation_level=None
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
+            self._local.conn = conn
+            self._local.depth = 0
+        return conn
+
+    @property
+    def schema_version(self) -> int:
+        return current_version(self._conn())
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
+        conn = self._conn()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------------ problems
+    def _insert_problems(
+        self,
+        conn: sqlite3.Connection,
+        problems: Sequence[Problem],
+        *,
+        seed_set_id: int | None = None,
+        run_id: str | None = None,
+    ) -> list[int]:
+        start = conn.execute(
+            "SELECT COALESCE(MAX(position), -1) + 1 FROM problems "
+            "WHERE seed_set_id IS ? AND run_id IS ?",
+            (seed_set_id, run_id),
+        ).fetchone()[0]
+        now = utc_now()
+        pks = []
+        for i, p in enumerate(problems):
+            if conn.execute(
+                "SELECT 1 FROM problems WHERE id = ? AND seed_set_id IS ? AND run_id IS ?",
+                (p.id, seed_set_id, run_id),
+            ).fetchone():
+                owner = f"run '{run_id}'" if run_id else "this seed set"
+                raise StoreError(
+                    f"Problem id '{p.id}' is already in {owner}; ids must be unique. Nothing "
+                    "was written."
+                )
+            cur = conn.execute(
+                f"INSERT INTO problems ({_PROBLEM_COLS}, seed_set_id, run_id, content_hash, "
+                "position, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    p.id, p.problem, p.solution, p.tests, p.entry_point, _dumps(list(p.topics)),
+                    p.difficulty, p.origin.operator, _dumps(list(p.origin.parents)),
+                    p.origin.generation, p.origin.colony, p.status, p.review,
+                    _dumps(p.metadata), seed_set_id, run_id, p.content_hash, start + i, now,
+                ),
+            )
+            pk = cur.lastrowid
+            pks.append(pk)
+            conn.executemany(
+                "INSERT OR IGNORE INTO lineage (child_pk, parent_id) VALUES (?, ?)",
+                [(pk, parent) for parent in p.origin.parents],
+            )
+        return pks
+
+    def problems(
+        self, *, seed_set: str | None = None, run_id: str | None = None
+    ) -> list[StoredProblem]:
+        """Problems of one seed set or one run, in insertion order."""
+        if (seed_set is None) == (run_id is None):
+            raise ValueError("give exactly one of seed_set= or run_id=")
+        if seed_set is not None:
+            owner_sql, owner = "seed_set_id = ?", self.get_seed_set(seed_set).id
+        else:
+            owner_sql, owner = "run_id = ?", self.get_run(run_id).id
+        rows = self._query(
+            f"SELECT pk, {_PROBLEM_COLS} FROM problems WHERE {owner_sql} ORDER BY position",
+            (owner,),
+        )
+        return [StoredProblem(r["pk"], _problem_from_row(r)) for r in rows]
+
+    def get_problem(self, pk: int) -> StoredProblem:
+        rows = self._query(f"SELECT pk, {_PROBLEM_COLS} FROM problems WHERE pk = ?", (pk,))
+        if not rows:
+            raise NotFoundError(f"No problem with pk={pk} in the store at '{self.path}'.")
+        return StoredProblem(pk, _problem_from_row(rows[0]))
+
+    def children(self, pk: int) -> list[StoredProblem]:
+        """Problems in the same run or seed set that name problem ``pk`` as a parent."""
+        parent = self._query(
+            "SELECT id, seed_set_id, run_id FROM problems WHERE pk = ?", (pk,)
+        )
+        if not parent:
+            raise NotFoundError(f"No problem with pk={pk} in the store at '{self.path}'.")
+        pid, ss, run = parent[0]
+        rows = self._query(
+            f"SELECT p.pk, {', '.join('p.' + c.strip() for c in _PROBLEM_COLS.split(','))} "
+            "FROM lineage l JOIN problems p ON p.pk = l.child_pk "
+            "WHERE l.parent_id = ? AND p.seed_set_id IS ? AND p.run_id IS ? ORDER BY p.position",
+            (pid, ss, run),
+        )
+        return [StoredProblem(r["pk"], _problem_from_row(r)) for r in rows]
+
+    # ------------------------------------------------------------------ seed sets
+    def create_seed_set(
+        self,
+        name: str,
+        problems: Sequence[Problem],
+        *,
+        source: str,
+        format: str,
+        manifest: dict[str, Any] | None = None,
+        replace: bool = False,
+    ) -> SeedSetInfo:
+        """Store ``problems`` as the seed set ``name``, all or nothing.
+
+        Raises SeedSetExistsError when the name is taken and ``replace`` is False.
+        """
+        name = name.strip()
+        if not name:
+            raise StoreError("A seed set needs a non-blank name; got ''.")
+        if not problems:
+            raise StoreError(f"Seed set '{name}' would be empty; import at least one problem.")
+        with self.transaction() as conn:
+            old = conn.execute("SELECT id FROM seed_sets WHERE name = ?", (name,)).fetchone()
+            if old is not None:
+                if not replace:
+                    raise SeedSetExistsError(
+                        f"A seed set named '{name}' already exists. Choose another name or "
+                        "replace it (--replace in the CLI)."
+                    )
+                used = conn.execute(
+                    "SELECT COUNT(*) FROM runs WHERE seed_set_id = ?", (old[0],)
+                ).fetchone()[0]
+                if used:
+                    raise SeedSetExistsError(
+                        f"Seed set '{name}' is used by {used} run(s) and cannot be replaced; "
+                        "import under a new name."
+                    )
+                conn.execute("DELETE FROM seed_sets WHERE id = ?", (old[0],))
+            cur = conn.execute(
+                "INSERT INTO seed_sets (name, source, format, n_problems, manifest, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name, source, format, len(problems), _dumps(manifest or {}), utc_now()),
+            )
+            self._insert_problems(conn, problems, seed_set_id=cur.lastrowid)
+        return self.get_seed_set(name)
+
+    @staticmethod
+    def _seed_set_info(r: sqlite3.Row) -> SeedSetInfo:
+        return SeedSetInfo(
+            r["id"], r["name"], r["source"], r["format"], r["n_problems"],
+            json.loads(r["manifest"]), r["created_at"],
+        )
+
+    def list_seed_sets(self) -> list[SeedSetInfo]:
+        return [self._seed_set_info(r) for r in self._query("SELECT * FROM seed_sets ORDER BY id")]
+
+    def has_seed_set(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM seed_sets WHERE name = ?", (name,)))
+
+    def get_seed_set(self, name: str) -> SeedSetInfo:
+        rows = self._query("SELECT * FROM seed_sets WHERE name = ?", (name,))
+        if not rows:
+            known = ", ".join(s.name for s in self.list_seed_sets()) or "none yet"
+            raise NotFoundError(f"No seed set named '{name}' (known: {known}).")
+        return self._seed_set_info(rows[0])
+
+    def seed_set_problems(self, name: str) -> list[Problem]:
+        return [sp.problem for sp in self.problems(seed_set=name)]
+
+    def delete_seed_set(self, name: str) -> None:
+        info = self.get_seed_set(name)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM seed_sets WHERE id = ?", (info.id,))
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self, *, run_id: str, seed_set: str | None, config: dict[str, Any], name: str = ""
+    ) -> RunInfo:
+        seed_set_id = self.get_seed_set(seed_set).id if seed_set is not None else None
+        now = utc_now()
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise StoreError(f"A run with id '{run_id}' already exists; pick another id.")
+            conn.execute(
+                "INSERT INTO runs (id, name, seed_set_id, config, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, name, seed_set_id, _dumps(config), now, now),
+            )
+        return self.get_run(run_id)
+
+    @staticmethod
+    def _run_info(r: sqlite3.Row) -> RunInfo:
+        return RunInfo(
+            r["id"], r["name"], r["seed_set_id"], r["status"], json.loads(r["config"]),
+            r["control"], r["pid"], r["error"], r["created_at"], r["updated_at"],
+            r["finished_at"],
+        )
+
+    def list_runs(self) -> list[RunInfo]:
+        return [self._run_info(r) for r in self._query("SELECT * FROM runs ORDER BY created_at")]
+
+    def get_run(self, run_id: str) -> RunInfo:
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(f"No run with id '{run_id}' in the store at '{self.path}'.")
+        return self._run_info(rows[0])
+
+    def update_run(self, run_id: str, **changes: Any) -> RunInfo:
+        """Set ``status``, ``control``, ``pid``, ``error`` or ``finished_at`` of a run."""
+        allowed = {"status", "control", "pid", "error", "finished_at", "name"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"update_run got unknown field(s) {sorted(unknown)}; allowed {sorted(allowed)}")
+        if changes.get("status") not in (None, *RUN_STATUSES):
+            raise ValueError(f"run status must be one of {RUN_STATUSES}; got {changes['status']!r}")
+        self.get_run(run_id)
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE runs SET {sets}, updated_at = ? WHERE id = ?",
+                (*changes.values(), utc_now(), run_id),
+            )
+        return self.get_run(run_id)
+
+    def add_problems(self, run_id: str, problems: Sequence[Problem]) -> list[int]:
+        """Append problems to a run in one transaction; returns their pks."""
+        self.get_run(run_id)
+        with self.transaction() as conn:
+            return self._insert_problems(conn, problems, run_id=run_id)
+
+    def update_problem(self, pk: int, problem: Problem) -> None:
+        """Replace the stored content of problem ``pk`` (its owner and position stay)."""
+        self.get_problem(pk)
+        p = problem
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE problems SET id=?, problem=?, solution=?, tests=?, entry_point=?, "
+                "topics=?, difficulty=?, operator=?, parents=?, generation=?, colony=?, "
+                "status=?, review=?, metadata=?, content_hash=? WHERE pk=?",
+                (
+                    p.id, p.problem, p.solution, p.tests, p.entry_point, _dumps(list(p.topics)),
+                    p.difficulty, p.origin.operator, _dumps(list(p.origin.parents)),
+                    p.origin.generation, p.origin.colony, p.status, p.review,
+                    _dumps(p.metadata), p.content_hash, pk,
+                ),
+            )
+            conn.execute("DELETE FROM lineage WHERE child_pk = ?", (pk,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO lineage (child_pk, parent_id) VALUES (?, ?)",
+                [(pk, parent) for parent in p.origin.parents],
+            )
+
+    # ------------------------------------------------------------------ attempts
+    def add_attempt(self, pk: int, attempt: Attempt) -> int:
+        self.get_problem(pk)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO attempts (problem_pk, round, status, solution, tests, outcomes, "
+                "output, duration_s, details, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    pk, attempt.round, attempt.status, attempt.solution, attempt.tests,
+                    _dumps(attempt.outcomes), attempt.output, attempt.duration_s,
+                    _dumps(attempt.details), attempt.created_at or utc_now(),
+                ),
+            )
+            return cur.lastrowid
+
+    def attempts(self, pk: int) -> list[Attempt]:
+        rows = self._query(
+            "SELECT * FROM attempts WHERE problem_pk = ? ORDER BY round, id", (pk,)
+        )
+        return [
+            Attempt(
+                r["round"], r["status"], r["solution"], r["tests"], json.loads(r["outcomes"]),
+                r["output"], r["duration_s"], json.loads(r["details"]), r["created_at"],
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ metrics
+    def record_generation(self, run_id: str, generation: int, data: dict[str, Any]) -> None:
+        """Store (or replace) the summary of one generation of a run."""
+        self.get_run(run_id)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO generation_metrics (run_id, generation, data, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (run_id, generation, _dumps(data), utc_now()),
+            )
+
+    def generation_metrics(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT generation, data FROM generation_metrics WHERE run_id = ? ORDER BY generation",
+            (run_id,),
+        )
+        return [{"generation": r["generation"], **json.loads(r["data"])} for r in rows]
+
+    # ------------------------------------------------------------------ reviews
+    def add_review(
+        self, pk: int, decision: str, *, note: str = "", changes: dict[str, Any] | None = None
+    ) -> None:
+        """Record a review decision and set the problem's review state, atomically."""
+        if decision not in REVIEWS:
+            raise ValueError(f"review decision must be one of {REVIEWS}; got {decision!r}")
+        self.get_problem(pk)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO reviews (problem_pk, decision, note, changes, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (pk, decision, note, _dumps(changes or {}), utc_now()),
+            )
+            conn.execute("UPDATE problems SET review = ? WHERE pk = ?", (decision, pk))
+
+    def reviews(self, pk: int) -> list[dict[str, Any]]:
+        rows = self._query("SELECT * FROM reviews WHERE problem_pk = ? ORDER BY id", (pk,))
+        return [
+            {"decision": r["decision"], "note": r["note"], "changes": json.loads(r["changes"]),
+             "created_at": r["created_at"]}
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ caches
+    def llm_cache_get(self, key: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT response FROM llm_cache WHERE key = ?", (key,))
+        return json.loads(rows[0]["response"]) if rows else None
+
+    def llm_cache_put(
+        self, key: str, *, model: str, request: str, response: dict[str, Any],
+        prompt_tokens: int = 0, completion_tokens: int = 0,
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO llm_cache (key, model, request, response, prompt_tokens, "
+                "completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, model, request, _dumps(response), prompt_tokens, completion_tokens, utc_now()),
+            )
+
+    def embedding_cache_get(self, model: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Cached float32 vectors for the given text hashes (missing ones are absent)."""
+        hashes = list(dict.fromkeys(text_hashes))
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            rows = self._query(
+                "SELECT text_hash, dim, vector FROM embedding_cache WHERE model = ? AND text_hash "
+                f"IN ({','.join('?' * len(chunk))})",
+                (model, *chunk),
+            )
+            for r in rows:
+                out[r["text_hash"]] = np.frombuffer(r["vector"], dtype="<f4", count=r["dim"]).copy()
+        return out
+
+    def embedding_cache_put(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        now = utc_now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embedding_cache (model, text_hash, dim, vector, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (model, h, int(v.shape[-1]), np.asarray(v, dtype="<f4").tobytes(), now)
+                    for h, v in vectors.items()
+                ],
+            )
+
+    # ------------------------------------------------------------------ events
+    def add_event(
+        self, run_id: str, level: str, kind: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO run_events (run_id, level, kind, message, data, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, level, kind, message, _dumps(data or {}), utc_now()),
+            )
+
+    def events(self, run_id: str, *, since_id: int = 0) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT * FROM run_events WHERE run_id = ? AND id > ? ORDER BY id", (run_id, since_id)
+        )
+        return [
+            {"id": r["id"], "level": r["level"], "kind": r["kind"], "message": r["message"],
+             "data": json.loads(r["data"]), "created_at": r["created_at"]}
+            for r in rows
+        ]

@@ -1,0 +1,93 @@
+"""Helpers shared by the dashboard pages: the store handle and error display.
+
+Pages only call ``infosynth_core`` and draw; this module holds the little glue they share.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+try:
+    from streamlit.runtime.pages_manager import PagesManager
+except ImportError:  # pragma: no cover - a Streamlit without the legacy flag
+    PagesManager = None
+
+from infosynth_core import (
+    InfoSynthError,
+    Problem,
+    RecordValidationError,
+    Settings,
+    Store,
+    ensure_bundled_seed_set,
+)
+
+
+def use_app_navigation() -> None:
+    """Make sure the app's own navigation (app.py) draws this run, not Streamlit's legacy one.
+
+    Streamlit decides once per server process, before the first script run, whether `pages/`
+    is a legacy auto-discovered page folder; only st.navigation clears that flag. Until then
+    the first page load after start-up (or a deep link such as /seeds) would run the page
+    file directly under a raw file list ("app, common, runs, seeds"). Every script calls this
+    first: it clears the flag and reruns, so app.py's navigation takes over at once.
+    """
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(db_path: str) -> Store:
+    # Store keeps one SQLite connection per thread, so sharing it across sessions is safe.
+    store = Store(db_path)
+    ensure_bundled_seed_set(store)
+    return store
+
+
+def get_settings() -> Settings:
+    """Settings from the environment (INFOSYNTH_DB, INFOSYNTH_MAX_IMPORT_MB, …)."""
+    return Settings.from_env()
+
+
+def get_store() -> Store:
+    """The store named by the settings, with the bundled seed set imported on first use."""
+    return _open_store(str(get_settings().db_path))
+
+
+def show_error(exc: Exception) -> None:
+    """Show an InfoSynth error in place: a summary and, for record errors, a table."""
+    if isinstance(exc, RecordValidationError):
+        st.error(
+            f"**{exc.source}**: {len(exc.issues)} problem(s) found — nothing was imported. "
+            "Fix the rows below and upload again."
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [{"where": i.where, "field": i.field, "value": i.value, "reason": i.reason}
+                 for i in exc.issues]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    elif isinstance(exc, InfoSynthError):
+        st.error(str(exc))
+    else:  # pragma: no cover - unexpected; still no traceback in the page
+        st.error(f"Unexpected error ({type(exc).__name__}): {exc}")
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """A preview table: id, statement (shortened), topics, difficulty, reference present."""
+    def short(text: str, n: int = 140) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= n else text[: n - 1] + "…"
+
+    return pd.DataFrame(
+        {
+            "id": [p.id for p in problems],
+            "statement": [short(p.problem) for p in problems],
+            "topics": [", ".join(p.topics) for p in problems],
+            "difficulty": [p.difficulty or "" for p in problems],
+            "solution + tests": [p.has_reference for p in problems],
+        }
+    )

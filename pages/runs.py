@@ -1,0 +1,57 @@
+"""Runs overview: the synthesis runs in the store and the seed sets they can start from."""
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import get_store, show_error, use_app_navigation
+
+use_app_navigation()
+
+st.title("Runs")
+st.caption("Synthesis runs in this store, newest first, and the seed sets they start from.")
+
+try:
+    store = get_store()
+    runs = store.list_runs()
+    seed_sets = store.list_seed_sets()
+except Exception as exc:  # shown in place, never as a traceback
+    show_error(exc)
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Runs", len(runs))
+c2.metric("Seed sets", len(seed_sets))
+c3.metric("Seed problems", sum(s.n_problems for s in seed_sets))
+
+if not runs:
+    st.info(
+        "**No runs yet.** A run evolves a seed set into new, verified problems. "
+        "Your seed sets are ready: look at them (or upload your own) on the **Seeds** page. "
+        "Runs appear here as soon as one is started.",
+        icon=":material/info:",
+    )
+    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
+else:
+    names = {s.id: s.name for s in seed_sets}
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"run": r.id, "name": r.name, "status": r.status,
+                 "seed set": names.get(r.seed_set_id, ""), "created": r.created_at,
+                 "updated": r.updated_at}
+                for r in reversed(runs)
+            ]
+        ),
+        hide_index=True,
+        key="runs_table",
+    )
+
+st.subheader("Seed sets")
+st.dataframe(
+    pd.DataFrame(
+        [{"name": s.name, "problems": s.n_problems, "format": s.format, "source": s.source,
+          "created": s.created_at} for s in seed_sets]
+    ),
+    hide_index=True,
+    key="runs_seed_sets_table",
+)

@@ -1,0 +1,153 @@
+"""Seeds: pick the bundled seed set or upload a file, check it, preview it, save it by name."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from infosynth_core import (
+    BUNDLED_SEED_SET,
+    FORMATS,
+    InfoSynthError,
+    LoadedSeeds,
+    Settings,
+    file_columns,
+    load_bundled_seeds,
+    load_problems,
+)
+from pages.common import (
+    get_settings,
+    get_store,
+    problems_frame,
+    show_error,
+    use_app_navigation,
+)
+
+use_app_navigation()
+
+MAPPABLE = ("problem", "id", "solution", "tests", "entry_point", "topics", "difficulty")
+NONE = "—"
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=8)
+def _load_upload(data: bytes, filename: str, fmt: str, mapping: tuple, max_mb: float) -> LoadedSeeds:
+    return load_problems(
+        data, filename=filename, format=fmt, mapping=dict(mapping) or None,
+        settings=Settings(max_import_mb=max_mb),
+    )
+
+
+@st.cache_data(show_spinner=False)
+def _load_bundled() -> LoadedSeeds:
+    return load_bundled_seeds()
+
+
+def _summary(loaded: LoadedSeeds) -> str:
+    n_ref = sum(p.has_reference for p in loaded.problems)
+    topics = {t for p in loaded.problems for t in p.topics}
+    return (
+        f"**{len(loaded.problems)} problems** read from `{loaded.source}` as *{loaded.format}* · "
+        f"{n_ref} with solution and tests · {len(topics)} topics"
+    )
+
+
+st.title("Seeds")
+st.caption(
+    "Seed problems are what a run evolves. Use the bundled set (written for InfoSynth) or "
+    "upload JSONL, CSV or Parquet in the canonical, MBPP, HumanEval or LeetCodeDataset shape."
+)
+
+if "seeds_flash" in st.session_state:
+    st.success(st.session_state.pop("seeds_flash"), icon=":material/check_circle:")
+
+try:
+    settings = get_settings()
+    store = get_store()
+    saved = store.list_seed_sets()
+except InfoSynthError as exc:
+    show_error(exc)
+    st.stop()
+
+# ---------------------------------------------------------------- saved seed sets
+st.subheader("Saved seed sets")
+st.dataframe(
+    pd.DataFrame(
+        [{"name": s.name, "problems": s.n_problems, "format": s.format, "source": s.source,
+          "created": s.created_at} for s in saved]
+    ),
+    hide_index=True,
+    key="seeds_saved_table",
+)
+names = [s.name for s in saved]
+if names:
+    default = names.index(BUNDLED_SEED_SET) if BUNDLED_SEED_SET in names else 0
+    chosen = st.selectbox("Show the problems of", names, index=default, key="seeds_view_set")
+    problems = store.seed_set_problems(chosen)
+    diff = pd.Series([p.difficulty or "unknown" for p in problems]).value_counts()
+    st.caption(
+        f"{len(problems)} problems · "
+        + " · ".join(f"{k}: {v}" for k, v in diff.items())
+    )
+    st.dataframe(problems_frame(problems), hide_index=True, key="seeds_view_table")
+
+# ---------------------------------------------------------------- add a seed set
+st.subheader("Add a seed set")
+source = st.radio(
+    "Source", ["Bundled seeds", "Upload a file"], horizontal=True, key="seeds_source"
+)
+
+loaded: LoadedSeeds | None = None
+default_name = "my-seeds"
+if source == "Bundled seeds":
+    loaded = _load_bundled()
+else:
+    upload = st.file_uploader(
+        "Problem file (JSONL, JSON, CSV or Parquet)",
+        type=["jsonl", "ndjson", "json", "csv", "parquet", "pq"],
+        key="seeds_upload",
+    )
+    fmt = st.selectbox("Format", ["auto", *FORMATS], key="seeds_format",
+                       help="auto detects the format from the column names")
+    mapping: dict[str, str] = {}
+    if upload is not None:
+        data = upload.getvalue()
+        default_name = Path(upload.name).stem
+        with st.expander("Map columns yourself (when auto-detection gets it wrong)"):
+            if st.checkbox("Use my column mapping", key="seeds_use_mapping"):
+                try:
+                    columns = file_columns(data, filename=upload.name, settings=settings)
+                except InfoSynthError as exc:
+                    show_error(exc)
+                    columns = []
+                for field in MAPPABLE:
+                    col = st.selectbox(field, [NONE, *columns], key=f"seeds_map_{field}")
+                    if col != NONE:
+                        mapping[field] = col
+        try:
+            loaded = _load_upload(
+                data, upload.name, fmt, tuple(sorted(mapping.items())), settings.max_import_mb
+            )
+        except InfoSynthError as exc:
+            show_error(exc)
+    else:
+        st.info("Choose a file to preview it. Nothing is stored until you save.")
+
+if loaded is not None:
+    st.success(_summary(loaded))
+    st.dataframe(problems_frame(loaded.problems), hide_index=True, key="seeds_preview_table")
+    c1, c2 = st.columns([3, 1])
+    name = c1.text_input("Save as seed set", value=default_name, key="seeds_name")
+    replace = c2.checkbox("Replace if it exists", key="seeds_replace")
+    if st.button("Save seed set", type="primary", key="seeds_save"):
+        try:
+            info = store.create_seed_set(
+                name, loaded.problems, source=loaded.source, format=loaded.format,
+                manifest=loaded.manifest(), replace=replace,
+            )
+        except InfoSynthError as exc:
+            show_error(exc)
+        else:
+            st.session_state["seeds_flash"] = (
+                f"Saved {info.n_problems} problems as seed set '{info.name}'."
+            )
+            st.rerun()

@@ -1,0 +1,225 @@
+"""Import adapters: detection, conversion, errors, limits, all-or-nothing, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import ROOT, run_pytest_on
+from infosynth_core import (
+    FileTooLargeError,
+    FormatDetectionError,
+    RecordValidationError,
+    SeedSetExistsError,
+    Settings,
+    UnsupportedFileError,
+    detect_format,
+    import_seed_file,
+    load_problems,
+)
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "name, fmt, n",
+    [
+        ("mbpp_small.jsonl", "mbpp", 3),
+        ("mbpp_sanitized_small.jsonl", "mbpp", 1),
+        ("humaneval_small.jsonl", "humaneval", 2),
+        ("leetcodedataset_small.jsonl", "leetcodedataset", 2),
+        ("canonical_small.jsonl", "canonical", 2),
+        ("statements.csv", "statements", 3),
+    ],
+)
+def test_import_detects_each_format(name, fmt, n):
+    loaded = load_problems(FIX / name)
+    assert loaded.format == fmt
+    assert len(loaded.problems) == n
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mbpp_small.jsonl", "mbpp_sanitized_small.jsonl", "humaneval_small.jsonl",
+     "leetcodedataset_small.jsonl", "canonical_small.jsonl"],
+)
+def test_import_converted_tests_pass_against_their_solution(name, tmp_path):
+    for i, p in enumerate(load_problems(FIX / name).problems):
+        assert p.has_reference
+        result = run_pytest_on(p, tmp_path / str(i))
+        assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_import_mbpp_fields():
+    probs = {p.id: p for p in load_problems(FIX / "mbpp_small.jsonl").problems}
+    p = probs["mbpp-2"]
+    assert p.problem.startswith("Write a function that returns the area")
+    assert p.entry_point == "box_area"
+    assert "\r" not in p.solution
+    # setup code comes after the solution import (it uses the solution's Box class)
+    assert p.tests.index("from solution import *") < p.tests.index("b1 = Box(2, 3)")
+    assert p.tests.count("def test_") == 3
+    assert p.metadata == {"source_format": "mbpp", "source_id": "2"}
+
+
+def test_import_humaneval_and_leetcodedataset_fields():
+    he = load_problems(FIX / "humaneval_small.jsonl").problems[0]
+    assert he.id == "Fixture/0" and he.entry_point == "clamp_all"
+    assert he.solution.startswith(he.problem)
+    lc = {p.id: p for p in load_problems(FIX / "leetcodedataset_small.jsonl").problems}
+    a, b = lc["count-even-digit-numbers-fixture"], lc["max-gap-fixture"]
+    assert a.topics == ("Array", "Math") and a.difficulty == "easy"
+    assert b.topics == ("Array", "Sorting") and b.difficulty == "medium"  # tags as a string
+    assert a.entry_point == "Solution().countEvenDigits"
+    assert "starter_code" in a.metadata
+
+
+def test_import_statements_csv_parses_topics_and_multiline_cells():
+    probs = load_problems(FIX / "statements.csv").problems
+    assert [p.difficulty for p in probs] == ["easy", "medium", "hard"]
+    assert probs[0].topics == ("Array", "Sorting")
+    assert probs[1].topics == ("Matrix", "Depth-First Search")
+    assert "\n" in probs[1].problem
+    assert all(p.solution is None and p.tests is None for p in probs)
+
+
+def test_import_explicit_column_mapping():
+    mapping = {"id": "qid", "problem": "body", "solution": "reference", "tests": "checks",
+               "entry_point": "fn"}
+    loaded = load_problems(FIX / "custom_columns.csv", mapping=mapping)
+    assert loaded.format == "mapping"
+    assert [p.id for p in loaded.problems] == ["q1", "q2"]
+    assert loaded.problems[0].entry_point == "absdiff"
+
+
+def test_import_mapping_errors_name_fields_and_columns():
+    with pytest.raises(FormatDetectionError) as info:
+        load_problems(FIX / "custom_columns.csv", mapping={"statement": "body", "tests": "nope"})
+    msg = str(info.value)
+    assert "'statement'" in msg and "'nope'" in msg and "qid" in msg and "'problem'" in msg
+
+
+def test_import_unknown_columns_say_how_to_map():
+    with pytest.raises(FormatDetectionError, match=r"--map problem=COLUMN"):
+        load_problems(FIX / "wrong_schema.jsonl")
+    with pytest.raises(FormatDetectionError, match="Unknown format 'yaml'"):
+        load_problems(FIX / "mbpp_small.jsonl", format="yaml")
+
+
+def test_import_malformed_file_lists_every_bad_line():
+    with pytest.raises(RecordValidationError) as info:
+        load_problems(FIX / "malformed.jsonl")
+    wheres = [i.where for i in info.value.issues]
+    assert wheres == ["line 2", "line 4"]  # JSON errors are reported before schema checks
+    assert "not valid JSON" in info.value.issues[0].reason
+    assert "not a JSON object" in info.value.issues[1].reason
+
+
+def test_import_schema_errors_after_json_is_fixed(tmp_path):
+    lines = (FIX / "malformed.jsonl").read_text().splitlines()
+    good = [ln for ln in lines if ln.startswith("{") and ln.endswith("}")]
+    (tmp_path / "f.jsonl").write_text("\n".join(good) + "\n")
+    with pytest.raises(RecordValidationError) as info:
+        load_problems(tmp_path / "f.jsonl")
+    [issue] = info.value.issues
+    assert (issue.where, issue.field, issue.value) == ("line 2", "difficulty", "'impossible'")
+
+
+def test_import_refuses_oversized_file_naming_the_limit(tmp_path):
+    big = tmp_path / "big.jsonl"
+    row = json.dumps({"id": "x", "problem": "y" * 1000})
+    big.write_text("\n".join(row.replace('"x"', f'"x{i}"') for i in range(1200)))
+    with pytest.raises(FileTooLargeError, match=r"limit is 1\.0 MiB"):
+        load_problems(big, settings=Settings(max_import_mb=1))
+    with pytest.raises(FileTooLargeError, match="1,000"):
+        load_problems(big, settings=Settings(max_import_records=1000))
+    with pytest.raises(FileTooLargeError):
+        load_problems(big.read_bytes(), filename="big.jsonl", settings=Settings(max_import_mb=1))
+
+
+def test_import_rejects_unsupported_and_undecodable_files(tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    with pytest.raises(UnsupportedFileError, match="unsupported file type '.txt'"):
+        load_problems(tmp_path / "a.txt")
+    (tmp_path / "b.jsonl").write_bytes(b'{"id": "a", "problem": "caf\xe9"}\n')
+    with pytest.raises(UnsupportedFileError, match="not UTF-8"):
+        load_problems(tmp_path / "b.jsonl")
+    (tmp_path / "c.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(UnsupportedFileError, match="not a readable Parquet"):
+        load_problems(tmp_path / "c.parquet")
+
+
+def test_import_parquet_and_json_array(tmp_path):
+    rows = [json.loads(ln) for ln in (FIX / "humaneval_small.jsonl").read_text().splitlines()]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "he.parquet")
+    assert load_problems(tmp_path / "he.parquet").format == "humaneval"
+    (tmp_path / "he.json").write_text(json.dumps(rows))
+    assert len(load_problems(tmp_path / "he.json").problems) == 2
+
+
+def test_detect_format_from_columns():
+    assert detect_format(["text", "code", "test_list", "task_id"]) == "mbpp"
+    assert detect_format(["id", "problem"]) == "canonical"
+    assert detect_format(["description", "title"]) == "statements"
+
+
+def _db_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def test_import_failure_leaves_store_byte_for_byte_unchanged(store, db_path):
+    import_seed_file(store, FIX / "canonical_small.jsonl", name="first")
+    store.close()  # checkpoint the WAL so the files are stable
+    before = hashlib.sha256(_db_bytes(db_path)).hexdigest()
+    from infosynth_core import Store
+
+    s2 = Store(db_path)
+    with pytest.raises(RecordValidationError):
+        import_seed_file(s2, FIX / "malformed.jsonl", name="second")
+    with pytest.raises(SeedSetExistsError):
+        import_seed_file(s2, FIX / "mbpp_small.jsonl", name="first")
+    s2.close()
+    assert hashlib.sha256(_db_bytes(db_path)).hexdigest() == before
+    assert [s.name for s in Store(db_path).list_seed_sets()] == ["first"]
+
+
+def test_import_replace_swaps_the_seed_set(store):
+    import_seed_file(store, FIX / "canonical_small.jsonl", name="s")
+    info = import_seed_file(store, FIX / "mbpp_small.jsonl", name="s", replace=True)
+    assert info.n_problems == 3 and info.format == "mbpp"
+    assert [p.id for p in store.seed_set_problems("s")] == ["mbpp-1", "mbpp-2", "mbpp-3"]
+
+
+def _cli(*args, db):
+    return subprocess.run(
+        [sys.executable, "-m", "infosynth_core", *args, "--db", str(db)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+
+
+def test_cli_import_and_list(db_path):
+    r = _cli("import", str(FIX / "humaneval_small.jsonl"), "--name", "he", db=db_path)
+    assert r.returncode == 0, r.stderr
+    assert "Imported 2 problems (humaneval) as seed set 'he'" in r.stdout
+    r = _cli("list", "--json", db=db_path)
+    assert json.loads(r.stdout)["seed_sets"][0]["n_problems"] == 2
+
+
+def test_cli_import_error_is_one_clear_message(db_path):
+    r = _cli("import", str(FIX / "malformed.jsonl"), "--name", "bad", db=db_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: malformed.jsonl")
+    assert "line 2" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("import", str(FIX / "custom_columns.csv"), "--name", "m", "--map", "problem",
+             db=db_path)
+    assert r.returncode == 1 and "FIELD=COLUMN" in r.stderr
+    r = _cli("import", str(FIX / "custom_columns.csv"), "--name", "m", "--map", "problem=body",
+             "--map", "id=qid", db=db_path)
+    assert r.returncode == 0, r.stderr
