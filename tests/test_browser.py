@@ -58,7 +58,9 @@ def test_browser_open_app_and_upload_a_seed_file(page, tmp_path):
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Seeds").click()
     page.get_by_text("Saved seed sets").wait_for()
     # the bundled set is loaded on first start (shown in the set picker)
-    page.get_by_test_id("stSelectbox").filter(has_text="bundled").first.wait_for()
+    picker = page.get_by_label("Show the problems of")
+    picker.wait_for()
+    assert picker.input_value() == "bundled"
     page.screenshot(path=str(ARTIFACTS / "02-seeds-bundled.png"), full_page=True)
 
     page.get_by_text("Upload a file").click()
@@ -79,3 +81,22 @@ def test_browser_open_app_and_upload_a_seed_file(page, tmp_path):
     page.get_by_text("nothing was imported").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "04-seeds-malformed.png"), full_page=True)
     assert [s.name for s in store.list_seed_sets()] == ["bundled", "uploaded-he"]
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_first_load_of_a_deep_link_uses_app_navigation(dashboard):
+    """The very first request to a fresh server, straight at /seeds, gets InfoSynth's own
+    navigation (Runs, Seeds), not Streamlit's legacy file list (app, common, runs, seeds)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            pg = browser.new_page()
+            pg.goto(dashboard + "/seeds")
+            pg.get_by_text("Saved seed sets").wait_for(timeout=30_000)
+            links = pg.get_by_test_id("stSidebarNavLink").all_inner_texts()
+            # each link's text is "<icon name>\n\n<title>"
+            assert [t.split()[-1] for t in links] == ["Runs", "Seeds"]
+        finally:
+            browser.close()

@@ -61,6 +61,8 @@ CREATE TABLE problems (
 );
 CREATE UNIQUE INDEX problems_seed_set_id ON problems(seed_set_id, id) WHERE seed_set_id IS NOT NULL;
 CREATE UNIQUE INDEX problems_run_id ON problems(run_id, id) WHERE run_id IS NOT NULL;
+CREATE INDEX problems_seed_set_position ON problems(seed_set_id, position) WHERE seed_set_id IS NOT NULL;
+CREATE INDEX problems_run_position ON problems(run_id, position) WHERE run_id IS NOT NULL;
 
 CREATE TABLE lineage (
     child_pk   INTEGER NOT NULL REFERENCES problems(pk) ON DELETE CASCADE,

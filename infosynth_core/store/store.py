@@ -35,6 +35,8 @@ def utc_now() -> str:
 
 
 def _dumps(obj: Any) -> str:
+    if not obj and isinstance(obj, (list, dict)):  # the common case: no topics/parents/metadata
+        return "[]" if isinstance(obj, list) else "{}"
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, allow_nan=False)
 
 
@@ -202,6 +204,11 @@ class Store:
         return self._conn().execute(sql, params).fetchall()
 
     # ------------------------------------------------------------------ problems
+    @staticmethod
+    def _owner(seed_set_id: int | None, run_id: str | None) -> tuple[str, int | str]:
+        """The owner column and value; ``col = ?`` lets SQLite use the partial indexes."""
+        return ("seed_set_id", seed_set_id) if seed_set_id is not None else ("run_id", run_id)
+
     def _insert_problems(
         self,
         conn: sqlite3.Connection,
@@ -210,39 +217,47 @@ class Store:
         seed_set_id: int | None = None,
         run_id: str | None = None,
     ) -> list[int]:
+        col, owner = self._owner(seed_set_id, run_id)
         start = conn.execute(
-            "SELECT COALESCE(MAX(position), -1) + 1 FROM problems "
-            "WHERE seed_set_id IS ? AND run_id IS ?",
-            (seed_set_id, run_id),
+            f"SELECT COALESCE(MAX(position), -1) + 1 FROM problems WHERE {col} = ?", (owner,)
         ).fetchone()[0]
         now = utc_now()
-        pks = []
-        for i, p in enumerate(problems):
-            if conn.execute(
-                "SELECT 1 FROM problems WHERE id = ? AND seed_set_id IS ? AND run_id IS ?",
-                (p.id, seed_set_id, run_id),
-            ).fetchone():
-                owner = f"run '{run_id}'" if run_id else "this seed set"
-                raise StoreError(
-                    f"Problem id '{p.id}' is already in {owner}; ids must be unique. Nothing "
-                    "was written."
-                )
-            cur = conn.execute(
+        rows = [
+            (
+                p.id, p.problem, p.solution, p.tests, p.entry_point, _dumps(list(p.topics)),
+                p.difficulty, p.origin.operator, _dumps(list(p.origin.parents)),
+                p.origin.generation, p.origin.colony, p.status, p.review,
+                _dumps(p.metadata), seed_set_id, run_id, p.content_hash, start + i, now,
+            )
+            for i, p in enumerate(problems)
+        ]
+        try:
+            conn.executemany(
                 f"INSERT INTO problems ({_PROBLEM_COLS}, seed_set_id, run_id, content_hash, "
                 "position, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    p.id, p.problem, p.solution, p.tests, p.entry_point, _dumps(list(p.topics)),
-                    p.difficulty, p.origin.operator, _dumps(list(p.origin.parents)),
-                    p.origin.generation, p.origin.colony, p.status, p.review,
-                    _dumps(p.metadata), seed_set_id, run_id, p.content_hash, start + i, now,
-                ),
+                rows,
             )
-            pk = cur.lastrowid
-            pks.append(pk)
-            conn.executemany(
-                "INSERT OR IGNORE INTO lineage (child_pk, parent_id) VALUES (?, ?)",
-                [(pk, parent) for parent in p.origin.parents],
+        except sqlite3.IntegrityError:
+            seen: set[str] = set()
+            dup = next((p.id for p in problems if p.id in seen or seen.add(p.id)), None)
+            if dup is None:
+                taken = {r[0] for r in conn.execute(f"SELECT id FROM problems WHERE {col} = ?", (owner,))}
+                dup = next((p.id for p in problems if p.id in taken), "?")
+            where = f"run '{run_id}'" if run_id is not None else "this seed set"
+            raise StoreError(
+                f"Problem id '{dup}' is already in {where}; ids must be unique. Nothing was written."
+            ) from None
+        pks = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT pk FROM problems WHERE {col} = ? AND position >= ? ORDER BY position",
+                (owner, start),
             )
+        ]
+        conn.executemany(
+            "INSERT OR IGNORE INTO lineage (child_pk, parent_id) VALUES (?, ?)",
+            [(pk, parent) for pk, p in zip(pks, problems) for parent in p.origin.parents],
+        )
         return pks
 
     def problems(
@@ -275,11 +290,12 @@ class Store:
         if not parent:
             raise NotFoundError(f"No problem with pk={pk} in the store at '{self.path}'.")
         pid, ss, run = parent[0]
+        col, owner = self._owner(ss, run)
         rows = self._query(
             f"SELECT p.pk, {', '.join('p.' + c.strip() for c in _PROBLEM_COLS.split(','))} "
             "FROM lineage l JOIN problems p ON p.pk = l.child_pk "
-            "WHERE l.parent_id = ? AND p.seed_set_id IS ? AND p.run_id IS ? ORDER BY p.position",
-            (pid, ss, run),
+            f"WHERE l.parent_id = ? AND p.{col} = ? ORDER BY p.position",
+            (pid, owner),
         )
         return [StoredProblem(r["pk"], _problem_from_row(r)) for r in rows]
 
