@@ -15,6 +15,11 @@ DEV_HASH := $(shell cat requirements.txt requirements-dev.txt pyproject.toml | s
 RUN_STAMP := $(VENV)/.stamp-run-$(RUN_HASH)
 DEV_STAMP := $(VENV)/.stamp-dev-$(DEV_HASH)
 
+# pip, quiet, without the index-location warnings some mirrors print for every package;
+# pipefail keeps pip's exit status.
+PIP := set -o pipefail; $(BIN)/pip install --quiet
+QUIET := 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+
 # Nothing is ever downloaded from a model hub at run time.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -37,16 +42,16 @@ $(BIN)/python:
 
 # torch is installed first and pinned, so that no package pulls a CUDA build of it.
 $(RUN_STAMP): requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(PIP) torch==2.13.0 $(QUIET)
+	$(PIP) -r requirements.txt $(QUIET)
+	$(PIP) --no-deps -e . $(QUIET)
 	rm -f $(VENV)/.stamp-run-*
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(PIP) torch==2.13.0 $(QUIET)
+	$(PIP) -r requirements-dev.txt $(QUIET)
+	$(PIP) --no-deps -e . $(QUIET)
 	rm -f $(VENV)/.stamp-dev-* $(VENV)/.stamp-run-*
 	touch $@ $(RUN_STAMP)
 

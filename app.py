@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from pages.common import use_app_navigation
+from pages.common import mark_app_navigation
 
 st.set_page_config(page_title="InfoSynth", page_icon=":material/hub:", layout="wide")
-use_app_navigation()
+mark_app_navigation()
 
 navigation = st.navigation(
     [

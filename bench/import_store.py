@@ -32,12 +32,20 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 def synthetic(path: Path, n: int) -> Path:
     with path.open("w") as f:
         for i in range(n):
-            f.write(json.dumps({
-                "id": f"s{i}", "problem": f"Return the {i}-th triangular number. " * 4,
-                "solution": f"def tri_{i}(n: int) -> int:\n    return n * (n + 1) // 2\n",
-                "tests": f"from solution import tri_{i}\n\n\ndef test_a():\n    assert tri_{i}(3) == 6\n",
-                "entry_point": f"tri_{i}", "topics": ["Math"], "difficulty": "easy",
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"s{i}",
+                        "problem": f"Return the {i}-th triangular number. " * 4,
+                        "solution": f"def tri_{i}(n: int) -> int:\n    return n * (n + 1) // 2\n",
+                        "tests": f"from solution import tri_{i}\n\n\ndef test_a():\n    assert tri_{i}(3) == 6\n",
+                        "entry_point": f"tri_{i}",
+                        "topics": ["Math"],
+                        "difficulty": "easy",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -48,9 +56,16 @@ def baseline(path: Path, db: Path) -> None:
     conn.execute("CREATE TABLE p (id TEXT, problem TEXT, solution TEXT, tests TEXT, rec TEXT)")
     for line in path.read_text().splitlines():
         r = json.loads(line)
-        conn.execute("INSERT INTO p VALUES (?, ?, ?, ?, ?)",
-                     (str(r.get("id", r.get("task_id"))), r.get("problem", r.get("text")),
-                      r.get("solution", r.get("code")), r.get("tests"), line))
+        conn.execute(
+            "INSERT INTO p VALUES (?, ?, ?, ?, ?)",
+            (
+                str(r.get("id", r.get("task_id"))),
+                r.get("problem", r.get("text")),
+                r.get("solution", r.get("code")),
+                r.get("tests"),
+                line,
+            ),
+        )
     conn.close()
 
 
@@ -84,17 +99,27 @@ def main() -> None:
             n = sum(1 for _ in path.open())
             t_base = timeit(baseline, path, args.repeat)
             t_ours = timeit(ours, path, args.repeat)
-            rows.append({"dataset": name, "records": n, "baseline_s": round(t_base, 3),
-                         "infosynth_s": round(t_ours, 3),
-                         "speedup": round(t_base / t_ours, 2),
-                         "infosynth_records_per_s": round(n / t_ours)})
+            rows.append(
+                {
+                    "dataset": name,
+                    "records": n,
+                    "baseline_s": round(t_base, 3),
+                    "infosynth_s": round(t_ours, 3),
+                    "speedup": round(t_base / t_ours, 2),
+                    "infosynth_records_per_s": round(n / t_ours),
+                }
+            )
     out = ROOT / "bench" / "results" / "import_store.json"
     out.write_text(json.dumps(rows, indent=2) + "\n")
-    print("| dataset | records | row-by-row baseline (s) | InfoSynth import (s) | speed-up | records/s |")
+    print(
+        "| dataset | records | row-by-row baseline (s) | InfoSynth import (s) | speed-up | records/s |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['dataset']} | {r['records']:,} | {r['baseline_s']} | {r['infosynth_s']} | "
-              f"{r['speedup']}× | {r['infosynth_records_per_s']:,} |")
+        print(
+            f"| {r['dataset']} | {r['records']:,} | {r['baseline_s']} | {r['infosynth_s']} | "
+            f"{r['speedup']}× | {r['infosynth_records_per_s']:,} |"
+        )
 
 
 if __name__ == "__main__":

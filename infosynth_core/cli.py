@@ -37,7 +37,9 @@ def _mapping(items: Sequence[str] | None) -> dict[str, str] | None:
     for item in items:
         field, sep, column = item.partition("=")
         if not sep or not field.strip() or not column.strip():
-            raise InfoSynthError(f"--map expects FIELD=COLUMN (e.g. problem=question); got {item!r}.")
+            raise InfoSynthError(
+                f"--map expects FIELD=COLUMN (e.g. problem=question); got {item!r}."
+            )
         out[field.strip()] = column.strip()
     return out
 
@@ -56,10 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", parents=[common], help="import a problem file as a seed set")
     imp.add_argument("file", help="JSONL, JSON, CSV or Parquet file")
     imp.add_argument("--name", required=True, help="name of the new seed set")
-    imp.add_argument("--format", default="auto", choices=["auto", *FORMATS],
-                     help="input format (default: detect from the columns)")
-    imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
-                     help="map a column to a canonical field (repeatable); overrides --format")
+    imp.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", *FORMATS],
+        help="input format (default: detect from the columns)",
+    )
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD=COLUMN",
+        help="map a column to a canonical field (repeatable); overrides --format",
+    )
     imp.add_argument("--replace", action="store_true", help="replace a seed set of that name")
     imp.add_argument("--max-mb", type=float, help="import size limit in MiB (default 50)")
     imp.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -79,25 +89,38 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.db_path)
     info = import_seed_file(
-        store, args.file, name=args.name, format=args.format, mapping=_mapping(args.map),
-        settings=settings, replace=args.replace,
+        store,
+        args.file,
+        name=args.name,
+        format=args.format,
+        mapping=_mapping(args.map),
+        settings=settings,
+        replace=args.replace,
     )
     if args.json:
         print(json.dumps({"name": info.name, "n_problems": info.n_problems, "format": info.format}))
     else:
-        print(f"Imported {info.n_problems} problems ({info.format}) as seed set '{info.name}' "
-              f"into {settings.db_path}.")
+        print(
+            f"Imported {info.n_problems} problems ({info.format}) as seed set '{info.name}' "
+            f"into {settings.db_path}."
+        )
     return 0
 
 
 def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.db_path)
     result = export_from_store(
-        store, args.target, format=args.format, out=args.out, review=args.review,
+        store,
+        args.target,
+        format=args.format,
+        out=args.out,
+        review=args.review,
         overwrite=args.overwrite,
     )
-    print(f"Exported {result.manifest['n_problems']} problems to {result.data_path} "
-          f"(manifest: {result.manifest_path}).")
+    print(
+        f"Exported {result.manifest['n_problems']} problems to {result.data_path} "
+        f"(manifest: {result.manifest_path})."
+    )
     return 0
 
 
@@ -105,12 +128,26 @@ def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.db_path)
     seeds, runs = store.list_seed_sets(), store.list_runs()
     if args.json:
-        print(json.dumps({
-            "seed_sets": [{"name": s.name, "n_problems": s.n_problems, "format": s.format,
-                           "source": s.source, "created_at": s.created_at} for s in seeds],
-            "runs": [{"id": r.id, "name": r.name, "status": r.status,
-                      "created_at": r.created_at} for r in runs],
-        }))
+        print(
+            json.dumps(
+                {
+                    "seed_sets": [
+                        {
+                            "name": s.name,
+                            "n_problems": s.n_problems,
+                            "format": s.format,
+                            "source": s.source,
+                            "created_at": s.created_at,
+                        }
+                        for s in seeds
+                    ],
+                    "runs": [
+                        {"id": r.id, "name": r.name, "status": r.status, "created_at": r.created_at}
+                        for r in runs
+                    ],
+                }
+            )
+        )
         return 0
     print(f"Store: {settings.db_path}")
     print(f"Seed sets ({len(seeds)}):")

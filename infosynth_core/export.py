@@ -47,8 +47,12 @@ def code_version() -> str:
     here = Path(__file__).resolve().parent
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
-            text=True, timeout=5, check=False,
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         rev = ""
@@ -58,17 +62,31 @@ def code_version() -> str:
 def _arrow_table(problems: Sequence[Problem]):
     import pyarrow as pa
 
-    schema = pa.schema([
-        ("id", pa.string()), ("problem", pa.string()), ("solution", pa.string()),
-        ("tests", pa.string()), ("entry_point", pa.string()), ("topics", pa.list_(pa.string())),
-        ("difficulty", pa.string()),
-        ("origin", pa.struct([
-            ("operator", pa.string()), ("parents", pa.list_(pa.string())),
-            ("generation", pa.int64()), ("colony", pa.int64()),
-        ])),
-        ("status", pa.string()), ("review", pa.string()),
-        ("metadata", pa.string()),  # JSON text: free-form dicts do not fit one Arrow type
-    ])
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("problem", pa.string()),
+            ("solution", pa.string()),
+            ("tests", pa.string()),
+            ("entry_point", pa.string()),
+            ("topics", pa.list_(pa.string())),
+            ("difficulty", pa.string()),
+            (
+                "origin",
+                pa.struct(
+                    [
+                        ("operator", pa.string()),
+                        ("parents", pa.list_(pa.string())),
+                        ("generation", pa.int64()),
+                        ("colony", pa.int64()),
+                    ]
+                ),
+            ),
+            ("status", pa.string()),
+            ("review", pa.string()),
+            ("metadata", pa.string()),  # JSON text: free-form dicts do not fit one Arrow type
+        ]
+    )
     rows = []
     for p in problems:
         rec = p.to_record()
@@ -161,10 +179,14 @@ def export_problems(
     Raises ExportError when ``out`` exists and ``overwrite`` is False.
     """
     if format not in EXPORT_FORMATS:
-        raise ExportError(f"Unknown export format '{format}'; use one of {', '.join(EXPORT_FORMATS)}.")
+        raise ExportError(
+            f"Unknown export format '{format}'; use one of {', '.join(EXPORT_FORMATS)}."
+        )
     out = Path(out)
     if out.exists() and not overwrite:
-        raise ExportError(f"'{out}' already exists; choose another path or pass overwrite=True (--overwrite).")
+        raise ExportError(
+            f"'{out}' already exists; choose another path or pass overwrite=True (--overwrite)."
+        )
     manifest: dict[str, Any] = {
         "format": format,
         "n_problems": len(problems),
@@ -254,6 +276,12 @@ def export_from_store(
         problems = [p for p in problems if p.review == review]
         source["review"] = review
     return export_problems(
-        problems, format=format, out=out, source=source, config=config,
-        seed_source=seed_source, models=models, overwrite=overwrite,
+        problems,
+        format=format,
+        out=out,
+        source=source,
+        config=config,
+        seed_source=seed_source,
+        models=models,
+        overwrite=overwrite,
     )

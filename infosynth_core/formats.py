@@ -30,8 +30,14 @@ from .problem import Problem
 __all__ = ["FORMATS", "detect_format", "convert_records"]
 
 STATEMENT_COLUMNS = (
-    "problem", "statement", "question", "text", "prompt", "description",
-    "problem_description", "content",
+    "problem",
+    "statement",
+    "question",
+    "text",
+    "prompt",
+    "description",
+    "problem_description",
+    "content",
 )
 ID_COLUMNS = ("id", "task_id", "question_id", "slug", "problem_id")
 TOPIC_COLUMNS = ("topics", "tags")
@@ -225,7 +231,9 @@ def detect_format(columns: list[str], *, source: str = "input") -> str:
         return "humaneval"
     if {"code", "test_list"} <= cols and cols & {"text", "prompt"}:
         return "mbpp"
-    if {"id", "problem"} <= cols and (cols & {"solution", "tests", "origin"} or cols <= set(CANONICAL_FIELDS)):
+    if {"id", "problem"} <= cols and (
+        cols & {"solution", "tests", "origin"} or cols <= set(CANONICAL_FIELDS)
+    ):
         return "canonical"
     if cols & set(STATEMENT_COLUMNS):
         return "statements"
@@ -237,7 +245,10 @@ def detect_format(columns: list[str], *, source: str = "input") -> str:
 
 
 def _apply_mapping(
-    records: list[tuple[str, dict[str, Any]]], mapping: Mapping[str, str], columns: list[str], source: str
+    records: list[tuple[str, dict[str, Any]]],
+    mapping: Mapping[str, str],
+    columns: list[str],
+    source: str,
 ) -> list[tuple[str, dict[str, Any]]]:
     unknown = [k for k in mapping if k not in CANONICAL_FIELDS]
     missing = [c for c in mapping.values() if c not in columns]
@@ -252,7 +263,9 @@ def _apply_mapping(
         raise FormatDetectionError(f"Column mapping for '{source}' is invalid: " + "; ".join(parts))
     out = []
     for n, (where, rec) in enumerate(records, 1):
-        mapped = {field: rec[col] for field, col in mapping.items() if rec.get(col) not in (None, "")}
+        mapped = {
+            field: rec[col] for field, col in mapping.items() if rec.get(col) not in (None, "")
+        }
         mapped.setdefault("id", f"problem-{n}")
         out.append((where, _canonical(mapped, n)))
     return out

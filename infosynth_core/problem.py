@@ -199,7 +199,7 @@ def issues_from_validation_error(where: str, exc: ValidationError) -> list[Recor
         elif err["type"] == "missing":
             msg = "is required"
         elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         value = "" if err["type"] == "missing" else _short(err.get("input"))
         issues.append(RecordIssue(where=where, field=field, value=value, reason=msg))
     return issues

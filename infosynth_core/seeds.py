@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import SeedSetExistsError
 from .formats import convert_records
 from .problem import Problem, validate_records
-from .readers import read_table
+from .readers import RawTable, read_table
 from .store import SeedSetInfo, Store, utc_now
 
 __all__ = [
@@ -56,6 +56,16 @@ class LoadedSeeds:
         }
 
 
+def _read(source: str | Path | bytes, filename: str | None, settings: Settings | None) -> RawTable:
+    settings = settings or Settings()
+    return read_table(
+        source,
+        filename=filename,
+        max_bytes=settings.max_import_bytes,
+        max_records=settings.max_import_records,
+    )
+
+
 def load_problems(
     source: str | Path | bytes,
     *,
@@ -83,13 +93,7 @@ def load_problems(
     FileTooLargeError, UnsupportedFileError, FormatDetectionError, RecordValidationError
         Each message names the file, the rows/fields at fault, the values and the fix.
     """
-    settings = settings or Settings()
-    table = read_table(
-        source,
-        filename=filename,
-        max_bytes=settings.max_import_bytes,
-        max_records=settings.max_import_records,
-    )
+    table = _read(source, filename, settings)
     fmt, records = convert_records(
         table.records, format=format, mapping=mapping, columns=table.columns, source=table.source
     )
@@ -101,14 +105,7 @@ def file_columns(
     source: str | Path | bytes, *, filename: str | None = None, settings: Settings | None = None
 ) -> list[str]:
     """The columns (keys) of a problem file, for building a column mapping."""
-    settings = settings or Settings()
-    table = read_table(
-        source,
-        filename=filename,
-        max_bytes=settings.max_import_bytes,
-        max_records=settings.max_import_records,
-    )
-    return table.columns
+    return _read(source, filename, settings).columns
 
 
 def import_seed_file(

@@ -17,22 +17,32 @@ from infosynth_core import (
     InfoSynthError,
     Problem,
     RecordValidationError,
+    SeedSetInfo,
     Settings,
     Store,
     ensure_bundled_seed_set,
 )
 
+_NAV_MARK = "_infosynth_app_navigation"
+
+
+def mark_app_navigation() -> None:
+    """Called by app.py: this session has run the app's own navigation."""
+    st.session_state[_NAV_MARK] = True
+
 
 def use_app_navigation() -> None:
-    """Make sure the app's own navigation (app.py) draws this run, not Streamlit's legacy one.
+    """Make sure app.py's navigation draws this page, not Streamlit's legacy one.
 
     Streamlit decides once per server process, before the first script run, whether `pages/`
-    is a legacy auto-discovered page folder; only st.navigation clears that flag. Until then
-    the first page load after start-up (or a deep link such as /seeds) would run the page
-    file directly under a raw file list ("app, common, runs, seeds"). Every script calls this
-    first: it clears the flag and reruns, so app.py's navigation takes over at once.
+    is a legacy auto-discovered page folder; only st.navigation (in app.py) clears that flag.
+    Until then a deep link such as /seeds, as the first request after start-up, runs the page
+    file without app.py, under a raw file list ("app, common, runs, seeds"). Every page calls
+    this first: when the flag is set and app.py has not run in this session, it clears the
+    flag and reruns, and app.py's navigation takes over. (A session that already ran app.py
+    keeps its widget state: AppTest, which resets the flag before every run, relies on it.)
     """
-    if getattr(PagesManager, "uses_pages_directory", False):
+    if getattr(PagesManager, "uses_pages_directory", False) and not st.session_state.get(_NAV_MARK):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
@@ -64,8 +74,10 @@ def show_error(exc: Exception) -> None:
         )
         st.dataframe(
             pd.DataFrame(
-                [{"where": i.where, "field": i.field, "value": i.value, "reason": i.reason}
-                 for i in exc.issues]
+                [
+                    {"where": i.where, "field": i.field, "value": i.value, "reason": i.reason}
+                    for i in exc.issues
+                ]
             ),
             hide_index=True,
             width="stretch",
@@ -78,6 +90,7 @@ def show_error(exc: Exception) -> None:
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     """A preview table: id, statement (shortened), topics, difficulty, reference present."""
+
     def short(text: str, n: int = 140) -> str:
         text = " ".join(text.split())
         return text if len(text) <= n else text[: n - 1] + "…"
@@ -90,4 +103,21 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
             "difficulty": [p.difficulty or "" for p in problems],
             "solution + tests": [p.has_reference for p in problems],
         }
+    )
+
+
+def seed_sets_frame(seed_sets: list[SeedSetInfo]) -> pd.DataFrame:
+    """One row per saved seed set: name, size, format, source, creation time."""
+    return pd.DataFrame(
+        [
+            {
+                "name": s.name,
+                "problems": s.n_problems,
+                "format": s.format,
+                "source": s.source,
+                "created": s.created_at,
+            }
+            for s in seed_sets
+        ],
+        columns=["name", "problems", "format", "source", "created"],
     )

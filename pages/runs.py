@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages.common import get_store, show_error, use_app_navigation
+from infosynth_core import InfoSynthError
+from pages.common import get_store, seed_sets_frame, show_error, use_app_navigation
 
 use_app_navigation()
 
@@ -14,7 +15,7 @@ try:
     store = get_store()
     runs = store.list_runs()
     seed_sets = store.list_seed_sets()
-except Exception as exc:  # shown in place, never as a traceback
+except InfoSynthError as exc:  # shown in place, never as a traceback
     show_error(exc)
     st.stop()
 
@@ -36,9 +37,14 @@ else:
     st.dataframe(
         pd.DataFrame(
             [
-                {"run": r.id, "name": r.name, "status": r.status,
-                 "seed set": names.get(r.seed_set_id, ""), "created": r.created_at,
-                 "updated": r.updated_at}
+                {
+                    "run": r.id,
+                    "name": r.name,
+                    "status": r.status,
+                    "seed set": names.get(r.seed_set_id, ""),
+                    "created": r.created_at,
+                    "updated": r.updated_at,
+                }
                 for r in reversed(runs)
             ]
         ),
@@ -47,11 +53,4 @@ else:
     )
 
 st.subheader("Seed sets")
-st.dataframe(
-    pd.DataFrame(
-        [{"name": s.name, "problems": s.n_problems, "format": s.format, "source": s.source,
-          "created": s.created_at} for s in seed_sets]
-    ),
-    hide_index=True,
-    key="runs_seed_sets_table",
-)
+st.dataframe(seed_sets_frame(seed_sets), hide_index=True, key="runs_seed_sets_table")

@@ -19,6 +19,7 @@ from pages.common import (
     get_settings,
     get_store,
     problems_frame,
+    seed_sets_frame,
     show_error,
     use_app_navigation,
 )
@@ -30,9 +31,14 @@ NONE = "—"
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def _load_upload(data: bytes, filename: str, fmt: str, mapping: tuple, max_mb: float) -> LoadedSeeds:
+def _load_upload(
+    data: bytes, filename: str, fmt: str, mapping: tuple, max_mb: float
+) -> LoadedSeeds:
     return load_problems(
-        data, filename=filename, format=fmt, mapping=dict(mapping) or None,
+        data,
+        filename=filename,
+        format=fmt,
+        mapping=dict(mapping) or None,
         settings=Settings(max_import_mb=max_mb),
     )
 
@@ -70,31 +76,19 @@ except InfoSynthError as exc:
 
 # ---------------------------------------------------------------- saved seed sets
 st.subheader("Saved seed sets")
-st.dataframe(
-    pd.DataFrame(
-        [{"name": s.name, "problems": s.n_problems, "format": s.format, "source": s.source,
-          "created": s.created_at} for s in saved]
-    ),
-    hide_index=True,
-    key="seeds_saved_table",
-)
+st.dataframe(seed_sets_frame(saved), hide_index=True, key="seeds_saved_table")
 names = [s.name for s in saved]
 if names:
     default = names.index(BUNDLED_SEED_SET) if BUNDLED_SEED_SET in names else 0
     chosen = st.selectbox("Show the problems of", names, index=default, key="seeds_view_set")
     problems = store.seed_set_problems(chosen)
     diff = pd.Series([p.difficulty or "unknown" for p in problems]).value_counts()
-    st.caption(
-        f"{len(problems)} problems · "
-        + " · ".join(f"{k}: {v}" for k, v in diff.items())
-    )
+    st.caption(f"{len(problems)} problems · " + " · ".join(f"{k}: {v}" for k, v in diff.items()))
     st.dataframe(problems_frame(problems), hide_index=True, key="seeds_view_table")
 
 # ---------------------------------------------------------------- add a seed set
 st.subheader("Add a seed set")
-source = st.radio(
-    "Source", ["Bundled seeds", "Upload a file"], horizontal=True, key="seeds_source"
-)
+source = st.radio("Source", ["Bundled seeds", "Upload a file"], horizontal=True, key="seeds_source")
 
 loaded: LoadedSeeds | None = None
 default_name = "my-seeds"
@@ -106,8 +100,12 @@ else:
         type=["jsonl", "ndjson", "json", "csv", "parquet", "pq"],
         key="seeds_upload",
     )
-    fmt = st.selectbox("Format", ["auto", *FORMATS], key="seeds_format",
-                       help="auto detects the format from the column names")
+    fmt = st.selectbox(
+        "Format",
+        ["auto", *FORMATS],
+        key="seeds_format",
+        help="auto detects the format from the column names",
+    )
     mapping: dict[str, str] = {}
     if upload is not None:
         data = upload.getvalue()
@@ -141,8 +139,12 @@ if loaded is not None:
     if st.button("Save seed set", type="primary", key="seeds_save"):
         try:
             info = store.create_seed_set(
-                name, loaded.problems, source=loaded.source, format=loaded.format,
-                manifest=loaded.manifest(), replace=replace,
+                name,
+                loaded.problems,
+                source=loaded.source,
+                format=loaded.format,
+                manifest=loaded.manifest(),
+                replace=replace,
             )
         except InfoSynthError as exc:
             show_error(exc)

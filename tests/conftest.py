@@ -51,7 +51,10 @@ def run_pytest_on(problem, workdir: Path, timeout: float = 120) -> subprocess.Co
     (workdir / "test_solution.py").write_text(problem.tests, encoding="utf-8")
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_solution.py"],
-        cwd=workdir, capture_output=True, text=True, timeout=timeout,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
 
@@ -68,9 +71,23 @@ def dashboard(tmp_path: Path):
     }
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

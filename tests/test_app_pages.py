@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from infosynth_core import Store, load_bundled_seeds
 
 PAGES = ["pages/runs.py", "pages/seeds.py"]

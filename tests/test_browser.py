@@ -10,20 +10,26 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import ARTIFACTS
+
 from infosynth_core import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIX = Path(__file__).parent / "fixtures"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
     "--disable-sync",
 ]
 
 needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium not installed (/usr/bin/chromium); run `make test` as root to install it"
+    not CHROMIUM.exists(),
+    reason="Debian chromium not installed (/usr/bin/chromium); run `make test` as root to install it",
 )
 
 
@@ -53,6 +59,8 @@ def page(dashboard):
 @needs_chromium
 def test_browser_open_app_and_upload_a_seed_file(page, tmp_path):
     page.get_by_text("No runs yet").wait_for()
+    nav = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    assert [t.split()[-1] for t in nav] == ["Runs", "Seeds"]  # "<icon>\n\n<title>"
     page.screenshot(path=str(ARTIFACTS / "01-runs-empty.png"), full_page=True)
 
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Seeds").click()
@@ -90,7 +98,9 @@ def test_browser_first_load_of_a_deep_link_uses_app_navigation(dashboard):
     navigation (Runs, Seeds), not Streamlit's legacy file list (app, common, runs, seeds)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             pg = browser.new_page()
             pg.goto(dashboard + "/seeds")

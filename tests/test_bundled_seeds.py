@@ -15,8 +15,18 @@ import pytest
 from infosynth_core import Store, bundled_seeds_path, ensure_bundled_seed_set, load_bundled_seeds
 
 CORE_TOPICS = {
-    "Array", "String", "Hash Table", "Math", "Sorting", "Two Pointers", "Stack", "Greedy",
-    "Dynamic Programming", "Binary Search", "Matrix", "Bit Manipulation",
+    "Array",
+    "String",
+    "Hash Table",
+    "Math",
+    "Sorting",
+    "Two Pointers",
+    "Stack",
+    "Greedy",
+    "Dynamic Programming",
+    "Binary Search",
+    "Matrix",
+    "Bit Manipulation",
 }
 
 
@@ -41,11 +51,16 @@ def test_bundled_seeds_shape(seeds):
         assert p.has_reference and p.entry_point and 1 <= len(p.topics) <= 3, p.id
         assert p.origin.operator == "seed"
         tree = ast.parse(p.tests)
-        tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+        tests = [
+            n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+        ]
         assert len(tests) >= 3, p.id
         assert f"from solution import {p.entry_point}" in p.tests, p.id
-        fn = next(n for n in ast.parse(p.solution).body
-                  if isinstance(n, ast.FunctionDef) and n.name == p.entry_point)
+        fn = next(
+            n
+            for n in ast.parse(p.solution).body
+            if isinstance(n, ast.FunctionDef) and n.name == p.entry_point
+        )
         assert fn.returns is not None and all(a.annotation for a in fn.args.args), p.id
 
 
@@ -56,7 +71,10 @@ def _run(problem, root: Path) -> tuple[str, int, str]:
     (d / "test_solution.py").write_text(problem.tests, encoding="utf-8")
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_solution.py"],
-        cwd=d, capture_output=True, text=True, timeout=120,
+        cwd=d,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
     return problem.id, r.returncode, r.stdout[-1500:]

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from infosynth_core import (
     ExportError,
     NotFoundError,
@@ -31,11 +31,13 @@ def problems() -> list[Problem]:
     return [*base, *extra]
 
 
-@pytest.mark.parametrize("fmt, name", [("jsonl", "out.jsonl"), ("parquet", "out.parquet"),
-                                       ("hf", "hf_folder")])
+@pytest.mark.parametrize(
+    "fmt, name", [("jsonl", "out.jsonl"), ("parquet", "out.parquet"), ("hf", "hf_folder")]
+)
 def test_export_roundtrip_gives_the_same_records(problems, tmp_path, fmt, name):
-    result = export_problems(problems, format=fmt, out=tmp_path / name,
-                             source={"kind": "test", "name": "fixture"})
+    result = export_problems(
+        problems, format=fmt, out=tmp_path / name, source={"kind": "test", "name": "fixture"}
+    )
     data = result.data_path
     if fmt == "hf":
         data = data / "data" / "test-00000-of-00001.parquet"
@@ -80,8 +82,9 @@ def test_export_from_store_seed_set_and_run_with_review_filter(store, tmp_path):
     pks = store.add_problems("run1", store.seed_set_problems("seeds"))
     store.add_review(pks[0], "rejected")
     store.add_review(pks[1], "accepted")
-    r = export_from_store(store, "run1", format="parquet", out=tmp_path / "r.parquet",
-                          review="accepted")
+    r = export_from_store(
+        store, "run1", format="parquet", out=tmp_path / "r.parquet", review="accepted"
+    )
     assert [p.id for p in load_problems(r.data_path).problems] == ["c-2"]
     assert r.manifest["config"]["engine"] == "offline" and r.manifest["models"] == {"model": "m"}
     with pytest.raises(NotFoundError, match="seed sets: seeds"):
@@ -90,8 +93,13 @@ def test_export_from_store_seed_set_and_run_with_review_filter(store, tmp_path):
 
 def test_cli_export(db_path, tmp_path):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "infosynth_core", *args, "--db", str(db_path)],
-                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "infosynth_core", *args, "--db", str(db_path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
 
     assert cli("import", str(FIX / "mbpp_small.jsonl"), "--name", "m").returncode == 0
     r = cli("export", "m", "--format", "hf", "--out", str(tmp_path / "hf"))

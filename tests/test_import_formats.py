@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import ROOT, run_pytest_on
+
 from infosynth_core import (
     FileTooLargeError,
     FormatDetectionError,
@@ -47,8 +47,13 @@ def test_import_detects_each_format(name, fmt, n):
 
 @pytest.mark.parametrize(
     "name",
-    ["mbpp_small.jsonl", "mbpp_sanitized_small.jsonl", "humaneval_small.jsonl",
-     "leetcodedataset_small.jsonl", "canonical_small.jsonl"],
+    [
+        "mbpp_small.jsonl",
+        "mbpp_sanitized_small.jsonl",
+        "humaneval_small.jsonl",
+        "leetcodedataset_small.jsonl",
+        "canonical_small.jsonl",
+    ],
 )
 def test_import_converted_tests_pass_against_their_solution(name, tmp_path):
     for i, p in enumerate(load_problems(FIX / name).problems):
@@ -91,8 +96,13 @@ def test_import_statements_csv_parses_topics_and_multiline_cells():
 
 
 def test_import_explicit_column_mapping():
-    mapping = {"id": "qid", "problem": "body", "solution": "reference", "tests": "checks",
-               "entry_point": "fn"}
+    mapping = {
+        "id": "qid",
+        "problem": "body",
+        "solution": "reference",
+        "tests": "checks",
+        "entry_point": "fn",
+    }
     loaded = load_problems(FIX / "custom_columns.csv", mapping=mapping)
     assert loaded.format == "mapping"
     assert [p.id for p in loaded.problems] == ["q1", "q2"]
@@ -200,7 +210,10 @@ def test_import_replace_swaps_the_seed_set(store):
 def _cli(*args, db):
     return subprocess.run(
         [sys.executable, "-m", "infosynth_core", *args, "--db", str(db)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
 
 
@@ -217,9 +230,19 @@ def test_cli_import_error_is_one_clear_message(db_path):
     assert r.returncode == 1
     assert r.stderr.startswith("error: malformed.jsonl")
     assert "line 2" in r.stderr and "Traceback" not in r.stderr
-    r = _cli("import", str(FIX / "custom_columns.csv"), "--name", "m", "--map", "problem",
-             db=db_path)
+    r = _cli(
+        "import", str(FIX / "custom_columns.csv"), "--name", "m", "--map", "problem", db=db_path
+    )
     assert r.returncode == 1 and "FIELD=COLUMN" in r.stderr
-    r = _cli("import", str(FIX / "custom_columns.csv"), "--name", "m", "--map", "problem=body",
-             "--map", "id=qid", db=db_path)
+    r = _cli(
+        "import",
+        str(FIX / "custom_columns.csv"),
+        "--name",
+        "m",
+        "--map",
+        "problem=body",
+        "--map",
+        "id=qid",
+        db=db_path,
+    )
     assert r.returncode == 0, r.stderr

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from infosynth_core import Origin, Problem, RecordValidationError
 from infosynth_core.problem import validate_records
@@ -17,8 +18,14 @@ def test_problem_defaults_and_record_roundtrip():
 
 
 def test_problem_normalises_difficulty_topics_and_blanks():
-    p = Problem(id=" p1 ", problem="x", difficulty="Hard", topics=["Array", " Array", "Math", ""],
-                solution="  ", entry_point="Solution().twoSum")
+    p = Problem(
+        id=" p1 ",
+        problem="x",
+        difficulty="Hard",
+        topics=["Array", " Array", "Math", ""],
+        solution="  ",
+        entry_point="Solution().twoSum",
+    )
     assert p.id == "p1"
     assert p.difficulty == "hard"
     assert p.topics == ("Array", "Math")
@@ -27,8 +34,11 @@ def test_problem_normalises_difficulty_topics_and_blanks():
 
 
 def test_problem_lineage_is_recorded():
-    p = Problem(id="c", problem="x",
-                origin=Origin(operator="crossover", parents=("a", "b"), generation=2, colony=1))
+    p = Problem(
+        id="c",
+        problem="x",
+        origin=Origin(operator="crossover", parents=("a", "b"), generation=2, colony=1),
+    )
     assert p.origin.parents == ("a", "b") and p.origin.generation == 2
 
 
@@ -59,12 +69,14 @@ def test_validation_errors_name_record_field_and_value():
     assert "duplicates the id at line 1" in issues[("line 6", "id")].reason
     assert ("line 7", "entry_point") in issues
     msg = str(info.value)
-    assert "f.jsonl" in msg and "line 2: field 'difficulty'" in msg and "nothing was imported" in msg
+    assert (
+        "f.jsonl" in msg and "line 2: field 'difficulty'" in msg and "nothing was imported" in msg
+    )
 
 
 def test_problem_is_immutable_and_rejects_non_json_metadata():
     p = Problem(id="a", problem="x")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         p.problem = "y"  # type: ignore[misc]
     with pytest.raises(ValueError, match="JSON"):
         Problem(id="a", problem="x", metadata={"f": float("nan")})

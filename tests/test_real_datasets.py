@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import run_pytest_on
+
 from infosynth_core import Store, import_seed_file, load_bundled_seeds, load_problems
 
 pytestmark = pytest.mark.datasets

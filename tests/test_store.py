@@ -21,13 +21,23 @@ from infosynth_core import (
 from infosynth_core.store import LATEST_VERSION, MIGRATIONS, current_version, migrate
 
 TABLES = {
-    "seed_sets", "runs", "problems", "lineage", "attempts", "generation_metrics", "reviews",
-    "llm_cache", "embedding_cache", "run_events",
+    "seed_sets",
+    "runs",
+    "problems",
+    "lineage",
+    "attempts",
+    "generation_metrics",
+    "reviews",
+    "llm_cache",
+    "embedding_cache",
+    "run_events",
 }
 
 
 def _problems(n: int, prefix: str = "p") -> list[Problem]:
-    return [Problem(id=f"{prefix}{i}", problem=f"statement {i}", topics=("Array",)) for i in range(n)]
+    return [
+        Problem(id=f"{prefix}{i}", problem=f"statement {i}", topics=("Array",)) for i in range(n)
+    ]
 
 
 def _tables(path) -> set[str]:
@@ -62,7 +72,12 @@ def test_store_failed_migration_rolls_back(tmp_path):
     with pytest.raises(sqlite3.OperationalError):
         migrate(conn)
     assert current_version(conn) == 1
-    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='embedding_cache'").fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='embedding_cache'").fetchone()[
+            0
+        ]
+        == 0
+    )
 
 
 def test_store_refuses_a_file_that_is_not_sqlite(tmp_path):
@@ -121,9 +136,14 @@ def test_store_runs_problems_lineage_and_updates(store):
     with pytest.raises(StoreError):
         store.create_run(run_id="r1", seed_set="s", config={})
     parent = Problem(id="g1", problem="parent")
-    kids = [Problem(id=f"g2-{i}", problem="kid",
-                    origin=Origin(operator="mutation-hard", parents=("g1",), generation=1, colony=0))
-            for i in range(2)]
+    kids = [
+        Problem(
+            id=f"g2-{i}",
+            problem="kid",
+            origin=Origin(operator="mutation-hard", parents=("g1",), generation=1, colony=0),
+        )
+        for i in range(2)
+    ]
     pks = store.add_problems("r1", [parent, *kids])
     assert [c.problem.id for c in store.children(pks[0])] == ["g2-0", "g2-1"]
     got = store.problems(run_id="r1")
@@ -143,8 +163,16 @@ def test_store_attempts_metrics_reviews_and_events(store):
     store.create_seed_set("s", _problems(1), source="t", format="canonical")
     store.create_run(run_id="r", seed_set="s", config={})
     [pk] = store.add_problems("r", [Problem(id="x", problem="y")])
-    store.add_attempt(pk, Attempt(round=0, status="failed", outcomes={"test_a": "failed"},
-                                  output="AssertionError", duration_s=0.5))
+    store.add_attempt(
+        pk,
+        Attempt(
+            round=0,
+            status="failed",
+            outcomes={"test_a": "failed"},
+            output="AssertionError",
+            duration_s=0.5,
+        ),
+    )
     store.add_attempt(pk, Attempt(round=1, status="passed", outcomes={"test_a": "passed"}))
     assert [a.status for a in store.attempts(pk)] == ["failed", "passed"]
     store.record_generation("r", 0, {"proposed": 3, "kept": 2})

@@ -11,33 +11,22 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import NotFoundError, SeedSetExistsError, StoreError
-from ..problem import REVIEWS, Origin, Problem
+from ..problem import Origin, Problem
+from ._sql import _dumps, utc_now
+from .caches import CacheMixin
 from .migrations import LATEST_VERSION, current_version, migrate
+from .records import Attempt, RunRecordsMixin
 
 __all__ = ["Store", "SeedSetInfo", "RunInfo", "StoredProblem", "Attempt", "utc_now"]
 
 RUN_STATUSES = ("created", "running", "paused", "stopped", "finished", "failed")
-
-
-def utc_now() -> str:
-    """Current UTC time as ISO-8601 with microseconds and a 'Z'."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _dumps(obj: Any) -> str:
-    if not obj and isinstance(obj, (list, dict)):  # the common case: no topics/parents/metadata
-        return "[]" if isinstance(obj, list) else "{}"
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -74,21 +63,6 @@ class StoredProblem:
     problem: Problem
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One verification attempt of a problem (round 0 = first try)."""
-
-    round: int
-    status: str
-    solution: str | None = None
-    tests: str | None = None
-    outcomes: dict[str, str] = field(default_factory=dict)
-    output: str = ""
-    duration_s: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    created_at: str = ""
-
-
 _PROBLEM_COLS = (
     "id, problem, solution, tests, entry_point, topics, difficulty, operator, parents, "
     "generation, colony, status, review, metadata"
@@ -116,7 +90,7 @@ def _problem_from_row(row: sqlite3.Row) -> Problem:
     )
 
 
-class Store:
+class Store(RunRecordsMixin, CacheMixin):
     """The InfoSynth SQLite store.
 
     Parameters
@@ -154,9 +128,7 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self.timeout_s, isolation_level=None
-            )
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -224,10 +196,25 @@ class Store:
         now = utc_now()
         rows = [
             (
-                p.id, p.problem, p.solution, p.tests, p.entry_point, _dumps(list(p.topics)),
-                p.difficulty, p.origin.operator, _dumps(list(p.origin.parents)),
-                p.origin.generation, p.origin.colony, p.status, p.review,
-                _dumps(p.metadata), seed_set_id, run_id, p.content_hash, start + i, now,
+                p.id,
+                p.problem,
+                p.solution,
+                p.tests,
+                p.entry_point,
+                _dumps(list(p.topics)),
+                p.difficulty,
+                p.origin.operator,
+                _dumps(list(p.origin.parents)),
+                p.origin.generation,
+                p.origin.colony,
+                p.status,
+                p.review,
+                _dumps(p.metadata),
+                seed_set_id,
+                run_id,
+                p.content_hash,
+                start + i,
+                now,
             )
             for i, p in enumerate(problems)
         ]
@@ -241,7 +228,9 @@ class Store:
             seen: set[str] = set()
             dup = next((p.id for p in problems if p.id in seen or seen.add(p.id)), None)
             if dup is None:
-                taken = {r[0] for r in conn.execute(f"SELECT id FROM problems WHERE {col} = ?", (owner,))}
+                taken = {
+                    r[0] for r in conn.execute(f"SELECT id FROM problems WHERE {col} = ?", (owner,))
+                }
                 dup = next((p.id for p in problems if p.id in taken), "?")
             where = f"run '{run_id}'" if run_id is not None else "this seed set"
             raise StoreError(
@@ -256,7 +245,11 @@ class Store:
         ]
         conn.executemany(
             "INSERT OR IGNORE INTO lineage (child_pk, parent_id) VALUES (?, ?)",
-            [(pk, parent) for pk, p in zip(pks, problems) for parent in p.origin.parents],
+            [
+                (pk, parent)
+                for pk, p in zip(pks, problems, strict=True)
+                for parent in p.origin.parents
+            ],
         )
         return pks
 
@@ -284,9 +277,7 @@ class Store:
 
     def children(self, pk: int) -> list[StoredProblem]:
         """Problems in the same run or seed set that name problem ``pk`` as a parent."""
-        parent = self._query(
-            "SELECT id, seed_set_id, run_id FROM problems WHERE pk = ?", (pk,)
-        )
+        parent = self._query("SELECT id, seed_set_id, run_id FROM problems WHERE pk = ?", (pk,))
         if not parent:
             raise NotFoundError(f"No problem with pk={pk} in the store at '{self.path}'.")
         pid, ss, run = parent[0]
@@ -347,8 +338,13 @@ class Store:
     @staticmethod
     def _seed_set_info(r: sqlite3.Row) -> SeedSetInfo:
         return SeedSetInfo(
-            r["id"], r["name"], r["source"], r["format"], r["n_problems"],
-            json.loads(r["manifest"]), r["created_at"],
+            r["id"],
+            r["name"],
+            r["source"],
+            r["format"],
+            r["n_problems"],
+            json.loads(r["manifest"]),
+            r["created_at"],
         )
 
     def list_seed_sets(self) -> list[SeedSetInfo]:
@@ -391,8 +387,16 @@ class Store:
     @staticmethod
     def _run_info(r: sqlite3.Row) -> RunInfo:
         return RunInfo(
-            r["id"], r["name"], r["seed_set_id"], r["status"], json.loads(r["config"]),
-            r["control"], r["pid"], r["error"], r["created_at"], r["updated_at"],
+            r["id"],
+            r["name"],
+            r["seed_set_id"],
+            r["status"],
+            json.loads(r["config"]),
+            r["control"],
+            r["pid"],
+            r["error"],
+            r["created_at"],
+            r["updated_at"],
             r["finished_at"],
         )
 
@@ -410,7 +414,9 @@ class Store:
         allowed = {"status", "control", "pid", "error", "finished_at", "name"}
         unknown = set(changes) - allowed
         if unknown:
-            raise ValueError(f"update_run got unknown field(s) {sorted(unknown)}; allowed {sorted(allowed)}")
+            raise ValueError(
+                f"update_run got unknown field(s) {sorted(unknown)}; allowed {sorted(allowed)}"
+            )
         if changes.get("status") not in (None, *RUN_STATUSES):
             raise ValueError(f"run status must be one of {RUN_STATUSES}; got {changes['status']!r}")
         self.get_run(run_id)
@@ -438,10 +444,22 @@ class Store:
                 "topics=?, difficulty=?, operator=?, parents=?, generation=?, colony=?, "
                 "status=?, review=?, metadata=?, content_hash=? WHERE pk=?",
                 (
-                    p.id, p.problem, p.solution, p.tests, p.entry_point, _dumps(list(p.topics)),
-                    p.difficulty, p.origin.operator, _dumps(list(p.origin.parents)),
-                    p.origin.generation, p.origin.colony, p.status, p.review,
-                    _dumps(p.metadata), p.content_hash, pk,
+                    p.id,
+                    p.problem,
+                    p.solution,
+                    p.tests,
+                    p.entry_point,
+                    _dumps(list(p.topics)),
+                    p.difficulty,
+                    p.origin.operator,
+                    _dumps(list(p.origin.parents)),
+                    p.origin.generation,
+                    p.origin.colony,
+                    p.status,
+                    p.review,
+                    _dumps(p.metadata),
+                    p.content_hash,
+                    pk,
                 ),
             )
             conn.execute("DELETE FROM lineage WHERE child_pk = ?", (pk,))
@@ -449,136 +467,3 @@ class Store:
                 "INSERT OR IGNORE INTO lineage (child_pk, parent_id) VALUES (?, ?)",
                 [(pk, parent) for parent in p.origin.parents],
             )
-
-    # ------------------------------------------------------------------ attempts
-    def add_attempt(self, pk: int, attempt: Attempt) -> int:
-        self.get_problem(pk)
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO attempts (problem_pk, round, status, solution, tests, outcomes, "
-                "output, duration_s, details, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    pk, attempt.round, attempt.status, attempt.solution, attempt.tests,
-                    _dumps(attempt.outcomes), attempt.output, attempt.duration_s,
-                    _dumps(attempt.details), attempt.created_at or utc_now(),
-                ),
-            )
-            return cur.lastrowid
-
-    def attempts(self, pk: int) -> list[Attempt]:
-        rows = self._query(
-            "SELECT * FROM attempts WHERE problem_pk = ? ORDER BY round, id", (pk,)
-        )
-        return [
-            Attempt(
-                r["round"], r["status"], r["solution"], r["tests"], json.loads(r["outcomes"]),
-                r["output"], r["duration_s"], json.loads(r["details"]), r["created_at"],
-            )
-            for r in rows
-        ]
-
-    # ------------------------------------------------------------------ metrics
-    def record_generation(self, run_id: str, generation: int, data: dict[str, Any]) -> None:
-        """Store (or replace) the summary of one generation of a run."""
-        self.get_run(run_id)
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO generation_metrics (run_id, generation, data, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (run_id, generation, _dumps(data), utc_now()),
-            )
-
-    def generation_metrics(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._query(
-            "SELECT generation, data FROM generation_metrics WHERE run_id = ? ORDER BY generation",
-            (run_id,),
-        )
-        return [{"generation": r["generation"], **json.loads(r["data"])} for r in rows]
-
-    # ------------------------------------------------------------------ reviews
-    def add_review(
-        self, pk: int, decision: str, *, note: str = "", changes: dict[str, Any] | None = None
-    ) -> None:
-        """Record a review decision and set the problem's review state, atomically."""
-        if decision not in REVIEWS:
-            raise ValueError(f"review decision must be one of {REVIEWS}; got {decision!r}")
-        self.get_problem(pk)
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO reviews (problem_pk, decision, note, changes, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (pk, decision, note, _dumps(changes or {}), utc_now()),
-            )
-            conn.execute("UPDATE problems SET review = ? WHERE pk = ?", (decision, pk))
-
-    def reviews(self, pk: int) -> list[dict[str, Any]]:
-        rows = self._query("SELECT * FROM reviews WHERE problem_pk = ? ORDER BY id", (pk,))
-        return [
-            {"decision": r["decision"], "note": r["note"], "changes": json.loads(r["changes"]),
-             "created_at": r["created_at"]}
-            for r in rows
-        ]
-
-    # ------------------------------------------------------------------ caches
-    def llm_cache_get(self, key: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT response FROM llm_cache WHERE key = ?", (key,))
-        return json.loads(rows[0]["response"]) if rows else None
-
-    def llm_cache_put(
-        self, key: str, *, model: str, request: str, response: dict[str, Any],
-        prompt_tokens: int = 0, completion_tokens: int = 0,
-    ) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO llm_cache (key, model, request, response, prompt_tokens, "
-                "completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, model, request, _dumps(response), prompt_tokens, completion_tokens, utc_now()),
-            )
-
-    def embedding_cache_get(self, model: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        """Cached float32 vectors for the given text hashes (missing ones are absent)."""
-        hashes = list(dict.fromkeys(text_hashes))
-        out: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i : i + 500]
-            rows = self._query(
-                "SELECT text_hash, dim, vector FROM embedding_cache WHERE model = ? AND text_hash "
-                f"IN ({','.join('?' * len(chunk))})",
-                (model, *chunk),
-            )
-            for r in rows:
-                out[r["text_hash"]] = np.frombuffer(r["vector"], dtype="<f4", count=r["dim"]).copy()
-        return out
-
-    def embedding_cache_put(self, model: str, vectors: dict[str, np.ndarray]) -> None:
-        now = utc_now()
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO embedding_cache (model, text_hash, dim, vector, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (model, h, int(v.shape[-1]), np.asarray(v, dtype="<f4").tobytes(), now)
-                    for h, v in vectors.items()
-                ],
-            )
-
-    # ------------------------------------------------------------------ events
-    def add_event(
-        self, run_id: str, level: str, kind: str, message: str, data: dict[str, Any] | None = None
-    ) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO run_events (run_id, level, kind, message, data, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, level, kind, message, _dumps(data or {}), utc_now()),
-            )
-
-    def events(self, run_id: str, *, since_id: int = 0) -> list[dict[str, Any]]:
-        rows = self._query(
-            "SELECT * FROM run_events WHERE run_id = ? AND id > ? ORDER BY id", (run_id, since_id)
-        )
-        return [
-            {"id": r["id"], "level": r["level"], "kind": r["kind"], "message": r["message"],
-             "data": json.loads(r["data"]), "created_at": r["created_at"]}
-            for r in rows
-        ]
