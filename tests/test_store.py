@@ -96,6 +96,10 @@ def test_store_transaction_rolls_back_whole_write(store):
         assert conn.execute("SELECT COUNT(*) FROM problems").fetchone()[0] == 2
     with pytest.raises(SeedSetExistsError):
         store.create_seed_set("a", _problems(1), source="t", format="canonical")
+    store.delete_seed_set("a")
+    assert store.list_seed_sets() == []
+    with store._conn() as conn:  # problems and lineage go with their seed set
+        assert conn.execute("SELECT COUNT(*) FROM problems").fetchone()[0] == 0
     with pytest.raises(StoreError, match="empty"):
         store.create_seed_set("c", [], source="t", format="canonical")
 
