@@ -121,3 +121,25 @@ def seed_sets_frame(seed_sets: list[SeedSetInfo]) -> pd.DataFrame:
         ],
         columns=["name", "problems", "format", "source", "created"],
     )
+
+
+def show_problem(problem: Problem) -> None:
+    """One problem in full: facts, statement, reference solution, tests."""
+    facts = [
+        f"**{problem.id}**",
+        problem.difficulty or "difficulty unknown",
+        ", ".join(problem.topics) or "no topics",
+        f"entry point `{problem.entry_point}`" if problem.entry_point else "no entry point",
+        f"{problem.origin.operator}, generation {problem.origin.generation}",
+        f"status {problem.status}",
+    ]
+    st.markdown(" · ".join(facts))
+    st.code(problem.problem, language="text", wrap_lines=True)
+    if problem.solution:
+        st.caption("Reference solution")
+        st.code(problem.solution, language="python")
+    if problem.tests:
+        st.caption("Tests")
+        st.code(problem.tests, language="python")
+    if not problem.has_reference:
+        st.caption("No reference solution and tests yet: a run will write and verify them.")

@@ -21,6 +21,7 @@ from pages.common import (
     problems_frame,
     seed_sets_frame,
     show_error,
+    show_problem,
     use_app_navigation,
 )
 
@@ -85,6 +86,25 @@ if names:
     diff = pd.Series([p.difficulty or "unknown" for p in problems]).value_counts()
     st.caption(f"{len(problems)} problems · " + " · ".join(f"{k}: {v}" for k, v in diff.items()))
     st.dataframe(problems_frame(problems), hide_index=True, key="seeds_view_table")
+
+    with st.expander("Inspect a problem"):
+        by_id = {p.id: p for p in problems}
+        pid = st.selectbox("Problem", list(by_id), key="seeds_inspect_id")
+        if pid is not None:
+            show_problem(by_id[pid])
+
+    with st.expander(f"Delete seed set '{chosen}'"):
+        note = " It is imported again at the next start." if chosen == BUNDLED_SEED_SET else ""
+        st.caption(f"Removes the set and its {len(problems)} problems from the store.{note}")
+        sure = st.checkbox(f"Yes, delete '{chosen}'", key="seeds_delete_confirm")
+        if st.button("Delete", key="seeds_delete", disabled=not sure):
+            try:
+                store.delete_seed_set(chosen)
+            except InfoSynthError as exc:
+                show_error(exc)
+            else:
+                st.session_state["seeds_flash"] = f"Deleted seed set '{chosen}'."
+                st.rerun()
 
 # ---------------------------------------------------------------- add a seed set
 st.subheader("Add a seed set")

@@ -100,3 +100,34 @@ def test_seeds_page_upload_mode_waits_for_a_file():
 def test_app_navigation_reaches_the_seeds_page():
     at = _run("pages/seeds.py")
     assert at.title[0].value == "Seeds"
+
+
+def test_seeds_page_inspects_a_problem_in_full():
+    at = _run("pages/seeds.py")
+    first = load_bundled_seeds().problems[0]
+    assert at.selectbox(key="seeds_inspect_id").value == first.id
+    codes = {c.value.strip() for c in at.code}  # st.code drops trailing newlines
+    assert {first.problem.strip(), first.solution.strip(), first.tests.strip()} <= codes
+
+
+def test_seeds_page_deletes_a_seed_set_after_confirmation(fresh_store):
+    at = _run("pages/seeds.py")
+    at.text_input(key="seeds_name").input("scratch")
+    at.button(key="seeds_save").click().run()
+    at.selectbox(key="seeds_view_set").set_value("scratch").run()
+    assert at.button(key="seeds_delete").disabled
+    at.checkbox(key="seeds_delete_confirm").check().run()
+    at.button(key="seeds_delete").click().run()
+    assert not at.exception
+    assert any("Deleted seed set 'scratch'" in s.value for s in at.success)
+    assert [s.name for s in Store(fresh_store).list_seed_sets()] == ["bundled"]
+
+
+def test_seeds_page_refuses_to_delete_a_set_a_run_uses(fresh_store):
+    at = _run("pages/seeds.py")
+    Store(fresh_store).create_run(run_id="r1", seed_set="bundled", config={})
+    at.checkbox(key="seeds_delete_confirm").check().run()
+    at.button(key="seeds_delete").click().run()
+    assert not at.exception
+    assert any("used by run(s) r1" in e.value for e in at.error)
+    assert Store(fresh_store).has_seed_set("bundled")

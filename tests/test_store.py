@@ -136,6 +136,8 @@ def test_store_reads_while_another_process_writes(db_path):
 def test_store_runs_problems_lineage_and_updates(store):
     store.create_seed_set("s", _problems(2), source="t", format="canonical")
     run = store.create_run(run_id="r1", seed_set="s", config={"n": 10}, name="demo")
+    with pytest.raises(StoreError, match="used by run.*r1"):
+        store.delete_seed_set("s")
     assert run.status == "created" and run.config == {"n": 10}
     with pytest.raises(StoreError):
         store.create_run(run_id="r1", seed_set="s", config={})

@@ -364,8 +364,17 @@ class Store(RunRecordsMixin, CacheMixin):
         return [sp.problem for sp in self.problems(seed_set=name)]
 
     def delete_seed_set(self, name: str) -> None:
+        """Delete a seed set and its problems; refused while a run uses it."""
         info = self.get_seed_set(name)
         with self.transaction() as conn:
+            runs = [
+                r[0] for r in conn.execute("SELECT id FROM runs WHERE seed_set_id = ?", (info.id,))
+            ]
+            if runs:
+                raise StoreError(
+                    f"Seed set '{name}' is used by run(s) {', '.join(runs)} and cannot be "
+                    "deleted; delete those runs first."
+                )
             conn.execute("DELETE FROM seed_sets WHERE id = ?", (info.id,))
 
     # ------------------------------------------------------------------ runs
