@@ -26,9 +26,9 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup setup-dev system-deps lint bench clean
+.PHONY: run test setup setup-dev system-deps system-deps-run lint bench clean
 
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) system-deps-run
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
 test: $(DEV_STAMP) system-deps
@@ -55,13 +55,27 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/pyth
 	rm -f $(VENV)/.stamp-dev-* $(VENV)/.stamp-run-*
 	touch $@ $(RUN_STAMP)
 
-# Debian's Chromium for the browser tests. Installed when we are root with apt; otherwise
-# the browser tests skip and say why. Never `playwright install`.
-system-deps:
+# System packages: Debian's bubblewrap (kernel isolation of the sandbox; `run` and `test`)
+# and chromium (browser tests; `test` only). Installed when we are root with apt; otherwise
+# the sandbox falls back to process-level isolation with a visible warning, and the browser
+# tests skip and say why. Never `playwright install`.
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
+system-deps-run:
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian bubblewrap for the sandbox..."; \
+	  (apt-get update -qq && $(APT_INSTALL) bubblewrap >/dev/null) \
+	    || echo "bubblewrap could not be installed: the sandbox will use process-level isolation"; \
+	else \
+	  echo "bubblewrap is not installed and this is not root with apt: process-level sandbox only"; \
+	fi
+
+system-deps: system-deps-run
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "Installing Debian chromium for the browser tests..."; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  (apt-get update -qq && $(APT_INSTALL) chromium >/dev/null) \
 	    || echo "chromium could not be installed: the browser tests will skip"; \
 	else \
 	  echo "chromium is not installed and this is not root with apt: the browser tests will skip"; \

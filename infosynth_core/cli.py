@@ -5,10 +5,12 @@ Subcommands
 import FILE --name NAME     store a problem file as a named seed set (all or nothing)
 export TARGET --format F --out PATH
                             export a run (by id) or seed set (by name): jsonl | parquet | hf
+verify FILE                 run every problem's solution against its tests in the sandbox
 list                        seed sets and runs in the store
 
 Every subcommand takes ``--db PATH`` (default ``$INFOSYNTH_DB`` or ``data/infosynth.db``).
 Errors print one clear message to stderr and exit with status 1; usage errors exit with 2.
+``verify`` exits with 3 when some problem did not pass.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .errors import InfoSynthError
 from .export import EXPORT_FORMATS, export_from_store
 from .formats import FORMATS
 from .problem import REVIEWS
-from .seeds import import_seed_file
+from .seeds import import_seed_file, load_problems
 from .store import Store
 
 __all__ = ["main", "build_parser"]
@@ -81,6 +83,38 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--review", choices=REVIEWS, help="only problems in this review state")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
+    ver = sub.add_parser("verify", help="run each problem's solution against its tests, sandboxed")
+    ver.add_argument("file", help="JSONL, JSON, CSV or Parquet file (any import format)")
+    ver.add_argument("--format", default="auto", choices=["auto", *FORMATS])
+    ver.add_argument("--map", action="append", metavar="FIELD=COLUMN", help="column mapping")
+    ver.add_argument("--json", action="store_true", help="one JSON object per problem")
+    ver.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="wall-clock limit per problem in seconds (default 10)",
+    )
+    ver.add_argument(
+        "--memory-mb",
+        type=int,
+        default=512,
+        metavar="M",
+        help="memory limit per problem in MiB (default 512)",
+    )
+    ver.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel sandbox workers (default: CPU cores)",
+    )
+    ver.add_argument("--isolation", default="auto", choices=["auto", "bubblewrap", "process"])
+    ver.add_argument(
+        "--no-coverage", action="store_true", help="skip line coverage of the solutions (faster)"
+    )
+    ver.add_argument("--max-mb", type=float, help="input size limit in MiB (default 50)")
+
     lst = sub.add_parser("list", parents=[common], help="list seed sets and runs")
     lst.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -124,6 +158,84 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    import threading
+    import time
+
+    from tqdm import tqdm
+
+    from .config import validated
+    from .sandbox import Limits, Sandbox
+
+    problems = load_problems(
+        args.file, format=args.format, mapping=_mapping(args.map), settings=settings
+    ).problems
+    limits = validated(
+        Limits, {"timeout_s": args.timeout, "memory_mb": args.memory_mb}, what="sandbox limits"
+    )
+    if args.workers is not None and args.workers < 1:
+        raise InfoSynthError(f"--workers must be at least 1; got {args.workers}.")
+    sandbox = Sandbox(
+        workers=args.workers,
+        limits=limits,
+        isolation=args.isolation,
+        coverage=not args.no_coverage,
+    )
+    if sandbox.warning:
+        print(f"warning: {sandbox.warning}", file=sys.stderr)
+    lock = threading.Lock()
+    bar = tqdm(
+        total=len(problems),
+        unit="problem",
+        file=sys.stderr,
+        disable=None,
+        desc=f"verify ({sandbox.isolation})",
+    )
+
+    def progress(done: int, total: int, r) -> None:
+        with lock:
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "id": r.id,
+                            "status": r.status,
+                            "tests": r.tests,
+                            "duration_s": round(r.duration_s, 4),
+                            "n_asserts": r.n_asserts,
+                            "coverage": None if r.coverage is None else round(r.coverage, 4),
+                            "notes": r.notes,
+                        }
+                    ),
+                    flush=True,
+                )
+            else:
+                n_ok = sum(o == "passed" for o in r.tests.values())
+                note = f"  {r.notes[-1]}" if r.notes and r.status != "passed" else ""
+                bar.write(
+                    f"{r.id:<28} {r.status:<10} {n_ok}/{len(r.tests)} tests "
+                    f"{r.duration_s:7.3f}s{note}"
+                )
+            bar.update(1)
+
+    t0 = time.perf_counter()
+    with sandbox:
+        results = sandbox.run_problems(problems, progress=progress)
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    rate = len(results) / elapsed if elapsed > 0 else 0.0
+    print(
+        f"{len(results)} problems in {elapsed:.1f} s ({rate:.0f}/s): {summary} "
+        f"[isolation: {sandbox.isolation}]",
+        file=sys.stderr,
+    )
+    return 0 if counts.get("passed", 0) == len(results) else 3
+
+
 def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.db_path)
     seeds, runs = store.list_seed_sets(), store.list_runs()
@@ -163,11 +275,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        overrides = {"db_path": args.db, "max_import_mb": getattr(args, "max_mb", None)}
+        overrides = {
+            "db_path": getattr(args, "db", None),
+            "max_import_mb": getattr(args, "max_mb", None),
+        }
         settings = Settings.from_env(**overrides)
-        return {"import": _cmd_import, "export": _cmd_export, "list": _cmd_list}[args.command](
-            args, settings
-        )
+        commands = {
+            "import": _cmd_import,
+            "export": _cmd_export,
+            "verify": _cmd_verify,
+            "list": _cmd_list,
+        }
+        return commands[args.command](args, settings)
     except InfoSynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -140,7 +140,13 @@ def _mbpp(rec: Mapping[str, Any], n: int) -> dict[str, Any]:
     test_list = _parse_list(rec.get("test_list")) or []
     test_imports = _parse_list(rec.get("test_imports")) or []
     setup = str(rec.get("test_setup_code") or "").replace("\r\n", "\n").strip()
-    header = ["from solution import *"] + [str(i) for i in test_imports]
+    defined = _defined_functions(code)
+    called = [c for c in _called_names("\n".join(map(str, test_list))) if c in defined]
+    header = ["from solution import *"]
+    private = sorted({c for c in called if c.startswith("_")})
+    if private:  # `import *` skips _names: import the ones the tests call explicitly
+        header.append(f"from solution import {', '.join(private)}")
+    header += [str(i) for i in test_imports]
     if setup:  # after the import: some setup code uses names the solution defines
         header.append(setup)
     bodies = [
@@ -148,8 +154,6 @@ def _mbpp(rec: Mapping[str, Any], n: int) -> dict[str, Any]:
         for i, t in enumerate(test_list, 1)
     ]
     tests = "\n".join(header) + "\n\n\n" + "\n\n".join(bodies) if bodies else None
-    defined = _defined_functions(code)
-    called = [c for c in _called_names("\n".join(map(str, test_list))) if c in defined]
     entry = called[0] if called else (defined[0] if defined else None)
     return {
         "id": _record_id(rec, "mbpp", n),

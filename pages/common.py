@@ -55,6 +55,14 @@ def _open_store(db_path: str) -> Store:
     return store
 
 
+@st.cache_resource(show_spinner=False)
+def sandbox_isolation() -> str:
+    """The sandbox isolation level this machine gives: 'bubblewrap' or 'process'."""
+    from infosynth_core.sandbox import detect_isolation
+
+    return detect_isolation()
+
+
 def get_settings() -> Settings:
     """Settings from the environment (INFOSYNTH_DB, INFOSYNTH_MAX_IMPORT_MB, …)."""
     return Settings.from_env()

@@ -4,7 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from infosynth_core import InfoSynthError
-from pages.common import get_store, seed_sets_frame, show_error, use_app_navigation
+from infosynth_core.sandbox import FALLBACK_WARNING
+from pages.common import (
+    get_store,
+    sandbox_isolation,
+    seed_sets_frame,
+    show_error,
+    use_app_navigation,
+)
 
 use_app_navigation()
 
@@ -18,6 +25,14 @@ try:
 except InfoSynthError as exc:  # shown in place, never as a traceback
     show_error(exc)
     st.stop()
+
+isolation = sandbox_isolation()
+if isolation == "process":
+    st.warning(
+        f"**Sandbox: process-level isolation only.** {FALLBACK_WARNING}", icon=":material/shield:"
+    )
+else:
+    st.caption(":material/shield: Sandbox: kernel isolation (bubblewrap) for all generated code.")
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Runs", len(runs))

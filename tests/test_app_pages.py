@@ -131,3 +131,14 @@ def test_seeds_page_refuses_to_delete_a_set_a_run_uses(fresh_store):
     assert not at.exception
     assert any("used by run(s) r1" in e.value for e in at.error)
     assert Store(fresh_store).has_seed_set("bundled")
+
+
+def test_runs_overview_reports_the_sandbox_isolation_level():
+    from infosynth_core.sandbox import detect_isolation
+
+    at = _run()
+    text = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
+    expected = (
+        "kernel isolation (bubblewrap)" if detect_isolation() == "bubblewrap" else "process-level"
+    )
+    assert expected in text

@@ -1,0 +1,21 @@
+"""Isolated execution of untrusted solutions against their tests.
+
+See ``isolation.py`` for the isolation levels, ``worker.py`` for what happens inside, and
+``pool.py`` for the pool and the verdict rules.
+"""
+
+from .isolation import FALLBACK_WARNING, ISOLATION_LEVELS, detect_isolation
+from .pool import Job, Sandbox, collect_tests
+from .result import Limits, RunResult, sanitize_output
+
+__all__ = [
+    "Sandbox",
+    "Job",
+    "Limits",
+    "RunResult",
+    "collect_tests",
+    "detect_isolation",
+    "sanitize_output",
+    "ISOLATION_LEVELS",
+    "FALLBACK_WARNING",
+]

@@ -1,0 +1,401 @@
+"""The sandbox worker: a warm "zygote" that runs inside the isolation and forks one child per job.
+
+This file runs as a standalone program (``python worker.py``) inside bubblewrap (or, as a
+fallback, directly with process limits). It imports only the standard library (and
+coverage.py when asked for coverage) and never imports infosynth_core.
+
+Protocol on stdin/stdout: frames of a 4-byte big-endian length and a JSON object.
+Host -> worker: ``{"id", "solution", "tests", "tests_names", "limits", "coverage"}``.
+Worker -> host: ``{"id", "status", "tests", "duration_s", "stdout", "stderr", ...}``;
+the first frame the worker sends is ``{"ready": true, "pid": ...}``.
+
+Per job the zygote
+  1. makes a fresh run directory (cwd and HOME of the child) and writes solution.py and
+     test_solution.py;
+  2. creates three pipes: the child's stdout, stderr and a private result channel;
+  3. forks; the child applies hard limits (memory, CPU, file size, open files, processes),
+     moves to its own process group, imports the solution and the tests, and calls every
+     test function the zygote collected (from the AST, before any candidate code ran);
+  4. drains stdout/stderr continuously (capped) and reads result frames until the child
+     exits or the wall-clock deadline passes, then kills the child's process group;
+  5. in ``--sweep`` mode (only inside a private PID namespace) kills every other process
+     left in the namespace, so daemons that escaped into new sessions die too;
+  6. deletes the run directory.
+
+A test counts as passed only when the child reported, on the result channel and with the
+job's nonce, that the test function returned. Printed text, exit codes and exceptions
+raised outside a test never make a pass.
+"""
+
+# Warm imports: modules solutions commonly use are loaded once, before any fork.
+import bisect  # noqa: F401
+import collections  # noqa: F401
+import functools  # noqa: F401
+import heapq  # noqa: F401
+import itertools  # noqa: F401
+import json
+import math  # noqa: F401
+import os
+import re  # noqa: F401
+import resource
+import secrets
+import select
+import shutil
+import signal
+import string  # noqa: F401
+import struct
+import sys
+import time
+import traceback
+import typing  # noqa: F401
+
+try:  # optional: line coverage of the solution
+    import coverage as _coverage
+except ImportError:  # pragma: no cover - coverage is in requirements
+    _coverage = None
+
+HEADER = struct.Struct(">I")
+RUN_ROOT = os.environ.get("INFOSYNTH_RUN_ROOT", "/tmp")
+
+
+def _read_exact(fd, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def read_frame(fd):
+    head = _read_exact(fd, HEADER.size)
+    if head is None:
+        return None
+    body = _read_exact(fd, HEADER.unpack(head)[0])
+    return None if body is None else json.loads(body)
+
+
+def write_frame(fd, obj):
+    body = json.dumps(obj).encode()
+    data = HEADER.pack(len(body)) + body
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+# ----------------------------------------------------------------------------- the child
+def _apply_limits(limits):
+    mb = 1024 * 1024
+
+    def cap(which, value):
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            soft, hard = resource.getrlimit(which)
+            if hard != resource.RLIM_INFINITY and value > hard:
+                resource.setrlimit(which, (hard, hard))
+
+    cap(resource.RLIMIT_AS, int(limits["memory_mb"] * mb))
+    cap(resource.RLIMIT_CPU, int(limits["cpu_s"]))
+    cap(resource.RLIMIT_FSIZE, int(limits["file_size_mb"] * mb))
+    cap(resource.RLIMIT_NOFILE, int(limits["max_open_files"]))
+    cap(resource.RLIMIT_NPROC, int(limits["max_processes"]))
+    cap(resource.RLIMIT_CORE, 0)
+
+
+def _child(job, run_dir, out_w, err_w, res_w, nonce):
+    """Runs in the forked child; never returns."""
+    code = 70
+    try:
+        os.setpgid(0, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        # Keep only 0-2 and the result channel; move the channel to a random high fd.
+        chan = 200 + secrets.randbelow(700)
+        os.dup2(res_w, chan)
+        os.closerange(3, chan)
+        os.closerange(chan + 1, 4096)
+        os.chdir(run_dir)
+        os.environ["HOME"] = run_dir
+        os.environ["TMPDIR"] = run_dir
+        _apply_limits(job["limits"])
+        sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
+        sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        code = _run_tests(job, run_dir, chan, nonce)
+    except BaseException:  # noqa: BLE001 - report anything, then exit
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
+def _run_tests(job, run_dir, chan, nonce):
+    def report(event, **fields):
+        write_frame(chan, {"nonce": nonce, "event": event, **fields})
+
+    sys.path.insert(0, run_dir)
+    cov = None
+    if job.get("coverage") and _coverage is not None:
+        cov = _coverage.Coverage(
+            data_file=None, include=[os.path.join(run_dir, "solution.py")], branch=False
+        )
+        cov.start()
+    import importlib
+
+    try:
+        importlib.import_module("solution")
+    except BaseException as exc:  # noqa: BLE001 - candidate code may raise anything
+        report("import_error", what="solution", error=_describe(exc))
+        return 0
+    try:
+        tests = importlib.import_module("test_solution")
+    except BaseException as exc:  # noqa: BLE001
+        report("import_error", what="tests", error=_describe(exc))
+        return 0
+    for name in job["tests_names"]:
+        cls_name, _, meth = name.partition("::")
+        try:
+            if meth:
+                fn = getattr(getattr(tests, cls_name)(), meth)
+            else:
+                fn = getattr(tests, name)
+            fn()
+        except AssertionError as exc:
+            report("test", name=name, outcome="failed", error=_describe(exc))
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, ...
+            report("test", name=name, outcome="error", error=_describe(exc))
+        else:
+            report("test", name=name, outcome="passed")
+    lines = None
+    if cov is not None:
+        cov.stop()
+        try:
+            _, statements, _, missing, _ = cov.analysis2(os.path.join(run_dir, "solution.py"))
+            lines = [len(statements), len(missing)]
+        except Exception:  # noqa: BLE001 - coverage is a note, never a verdict
+            lines = None
+    report("done", coverage_lines=lines)
+    return 0
+
+
+def _describe(exc):
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    for frame in reversed(tb):
+        if os.path.basename(frame.filename) in ("solution.py", "test_solution.py"):
+            where = f" ({os.path.basename(frame.filename)}:{frame.lineno})"
+            break
+    return (text + where)[:2000]
+
+
+# ----------------------------------------------------------------------------- the zygote
+def _kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _sweep():
+    """Kill every process in this PID namespace except init (1) and this zygote."""
+    me = os.getpid()
+    for _ in range(50):
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        if not others:
+            return 0
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        _reap()
+        time.sleep(0.002)
+    return len(others)
+
+
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def run_job(job, sweep, counter):
+    limits = job["limits"]
+    cap = int(limits["output_cap_kb"]) * 1024
+    run_dir = os.path.join(RUN_ROOT, f"run-{counter}")
+    os.makedirs(run_dir, mode=0o700)
+    with open(os.path.join(run_dir, "solution.py"), "w", encoding="utf-8") as f:
+        f.write(job["solution"])
+    with open(os.path.join(run_dir, "test_solution.py"), "w", encoding="utf-8") as f:
+        f.write(job["tests"])
+    nonce = secrets.token_hex(16)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    res_r, res_w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(err_r)
+        os.close(res_r)
+        _child(job, run_dir, out_w, err_w, res_w, nonce)
+    for fd in (out_w, err_w, res_w):
+        os.close(fd)
+    try:
+        os.setpgid(pid, pid)
+    except (ProcessLookupError, PermissionError):
+        pass
+    deadline = start + float(limits["timeout_s"])
+    streams = {out_r: bytearray(), err_r: bytearray()}
+    truncated = {out_r: False, err_r: False}
+    res_buf = bytearray()
+    pidfd = os.pidfd_open(pid)  # readable when the child exits, even if its pipes live on
+    open_fds = {out_r, err_r, res_r}
+    timed_out = False
+    exit_status = None
+
+    def drain(fds, timeout):
+        ready, _, _ = select.select(list(fds), [], [], timeout)
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            if fd == res_r:
+                if len(res_buf) < 4 * 1024 * 1024:
+                    res_buf.extend(chunk)
+            else:
+                room = cap - len(streams[fd])
+                if room > 0:
+                    streams[fd].extend(chunk[:room])
+                if len(chunk) > room:
+                    truncated[fd] = True
+        return ready
+
+    while exit_status is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            _kill_group(pid)
+            _, exit_status = os.waitpid(pid, 0)
+            break
+        ready = drain(open_fds | {pidfd}, min(left, 0.5))
+        if pidfd in ready:
+            _, exit_status = os.waitpid(pid, 0)
+    os.close(pidfd)
+    # What the child wrote before exiting is still in the pipes; read it without waiting
+    # for descendants that may hold the pipes open.
+    for _ in range(1000):
+        if not open_fds or not drain(open_fds, 0):
+            break
+    duration = time.monotonic() - start
+    _kill_group(pid)  # anything left in its group
+    leftovers = _sweep() if sweep else 0
+    _reap()
+    for fd in (out_r, err_r, res_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    shutil.rmtree(run_dir, ignore_errors=True)
+    events, bad_frames = _parse_events(bytes(res_buf), nonce)
+    return {
+        "id": job["id"],
+        "events": events,
+        "bad_frames": bad_frames,
+        "timed_out": timed_out,
+        "exit_status": _describe_status(exit_status),
+        "duration_s": duration,
+        "stdout": bytes(streams[out_r]).decode("utf-8", "replace"),
+        "stderr": bytes(streams[err_r]).decode("utf-8", "replace"),
+        "stdout_truncated": truncated[out_r],
+        "stderr_truncated": truncated[err_r],
+        "leftover_processes": leftovers,
+    }
+
+
+def _parse_events(data, nonce):
+    events, bad = [], 0
+    pos = 0
+    while pos + HEADER.size <= len(data):
+        (n,) = HEADER.unpack_from(data, pos)
+        body = data[pos + HEADER.size : pos + HEADER.size + n]
+        pos += HEADER.size + n
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            bad += 1
+            continue
+        if not isinstance(obj, dict) or obj.get("nonce") != nonce:
+            bad += 1
+            continue
+        obj.pop("nonce")
+        events.append(obj)
+    if pos != len(data):
+        bad += 1
+    return events, bad
+
+
+def _describe_status(status):
+    if status is None:
+        return {"kind": "unknown"}
+    if os.WIFEXITED(status):
+        return {"kind": "exit", "code": os.WEXITSTATUS(status)}
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return {"kind": "signal", "signal": sig, "name": signal.Signals(sig).name}
+    return {"kind": "unknown"}
+
+
+def _warm_coverage():
+    """Pay coverage.py's lazy imports once, here, instead of in every forked child."""
+    if _coverage is None:
+        return
+    path = os.path.join(RUN_ROOT, "warm_solution.py")
+    with open(path, "w") as f:
+        f.write("def warm(x):\n    if x:\n        return 1\n    return 2\n")
+    cov = _coverage.Coverage(data_file=None, include=[path])
+    cov.start()
+    ns = {}
+    exec(compile(open(path).read(), path, "exec"), ns)
+    ns["warm"](1)
+    cov.stop()
+    cov.analysis2(path)
+    os.remove(path)
+
+
+def main():
+    sweep = "--sweep" in sys.argv
+    try:
+        _warm_coverage()
+    except Exception:  # noqa: BLE001 - coverage is optional; runs still work without it
+        pass
+    inp, out = sys.stdin.fileno(), sys.stdout.fileno()
+    write_frame(out, {"ready": True, "pid": os.getpid(), "sweep": sweep})
+    counter = 0
+    while True:
+        job = read_frame(inp)
+        if job is None:
+            return
+        counter += 1
+        try:
+            result = run_job(job, sweep, counter)
+        except Exception as exc:  # noqa: BLE001 - the zygote must survive and say why
+            result = {"id": job.get("id"), "worker_error": _describe(exc)}
+        write_frame(out, result)
+
+
+if __name__ == "__main__":
+    main()
