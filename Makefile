@@ -60,26 +60,21 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/pyth
 # the sandbox falls back to process-level isolation with a visible warning, and the browser
 # tests skip and say why. Never `playwright install`.
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+# $(call ensure_pkg,TEST,PACKAGE,WHAT HAPPENS WITHOUT IT)
+ensure_pkg = if $(1); then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian $(2)..."; \
+	  (apt-get update -qq && $(APT_INSTALL) $(2) >/dev/null) \
+	    || echo "$(2) could not be installed: $(3)"; \
+	else \
+	  echo "$(2) is not installed and this is not root with apt: $(3)"; \
+	fi
 
 system-deps-run:
-	@if command -v bwrap >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing Debian bubblewrap for the sandbox..."; \
-	  (apt-get update -qq && $(APT_INSTALL) bubblewrap >/dev/null) \
-	    || echo "bubblewrap could not be installed: the sandbox will use process-level isolation"; \
-	else \
-	  echo "bubblewrap is not installed and this is not root with apt: process-level sandbox only"; \
-	fi
+	@$(call ensure_pkg,command -v bwrap >/dev/null 2>&1,bubblewrap,the sandbox uses process-level isolation)
 
 system-deps: system-deps-run
-	@if [ -x /usr/bin/chromium ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing Debian chromium for the browser tests..."; \
-	  (apt-get update -qq && $(APT_INSTALL) chromium >/dev/null) \
-	    || echo "chromium could not be installed: the browser tests will skip"; \
-	else \
-	  echo "chromium is not installed and this is not root with apt: the browser tests will skip"; \
-	fi
+	@$(call ensure_pkg,[ -x /usr/bin/chromium ],chromium,the browser tests will skip)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check infosynth_core tests pages app.py bench

@@ -185,3 +185,22 @@ def test_sandbox_real_reference_solutions_all_pass(datasets_dir, name, n):
         if r.status != "passed"
     ]
     assert len(results) == n and not bad, bad[:5]
+
+
+def test_sandbox_close_leaves_no_process_or_file_behind():
+    import glob
+    import tempfile
+
+    pattern = str(Path(tempfile.gettempdir()) / "infosynth-sandbox-*")
+    before = set(glob.glob(pattern))
+    sb = Sandbox(workers=2).start()
+    pids = [w.proc.pid for w in sb._all]  # the bwrap (or worker) processes
+    assert sb.run(SOL, TESTS).status == "passed"
+    assert set(glob.glob(pattern)) - before
+    sb.close()
+    assert set(glob.glob(pattern)) - before == set()
+    for pid in pids:
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        )

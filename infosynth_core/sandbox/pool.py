@@ -15,6 +15,7 @@ a timeout, a killed worker, is a :class:`RunResult`.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import queue
 import select
@@ -135,8 +136,6 @@ class _Worker:
             if not header_done and len(buf) == HEADER.size:
                 need = HEADER.size + HEADER.unpack(buf)[0]
                 header_done = True
-        import json
-
         return json.loads(buf[HEADER.size :])
 
     def run(self, job: dict, timeout: float) -> dict | None:
