@@ -6,6 +6,8 @@ import FILE --name NAME     store a problem file as a named seed set (all or not
 export TARGET --format F --out PATH
                             export a run (by id) or seed set (by name): jsonl | parquet | hf
 verify FILE                 run every problem's solution against its tests in the sandbox
+metrics --reference A --candidate B
+                            novelty and diversity (nats) with intervals, topics, duplicates
 list                        seed sets and runs in the store
 
 Every subcommand takes ``--db PATH`` (default ``$INFOSYNTH_DB`` or ``data/infosynth.db``).
@@ -114,6 +116,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-coverage", action="store_true", help="skip line coverage of the solutions (faster)"
     )
     ver.add_argument("--max-mb", type=float, help="input size limit in MiB (default 50)")
+
+    met = sub.add_parser(
+        "metrics",
+        parents=[common],
+        help="novelty and diversity of a candidate set against a reference",
+    )
+    met.add_argument(
+        "--reference", required=True, help="reference problems (file, or seed set name)"
+    )
+    met.add_argument(
+        "--candidate", required=True, help="candidate problems (file, or seed set name)"
+    )
+    met.add_argument("--dim", type=int, default=10, help="UMAP dimensions (default 10)")
+    met.add_argument(
+        "--k", type=int, default=4, help="neighbour order of the estimators (default 4)"
+    )
+    met.add_argument(
+        "--umap-runs", type=int, default=10, help="UMAP fits with different seeds (default 10)"
+    )
+    met.add_argument(
+        "--draws",
+        type=int,
+        default=100,
+        help="subsamples per run for entropy at equal N (default 100)",
+    )
+    met.add_argument(
+        "--model", default=None, help="sentence-transformers model (default: bundled MiniLM)"
+    )
+    met.add_argument("--seed", type=int, default=0, help="random state (default 0)")
+    met.add_argument("--json", action="store_true", help="print one JSON object")
 
     lst = sub.add_parser("list", parents=[common], help="list seed sets and runs")
     lst.add_argument("--json", action="store_true", help="print JSON")
@@ -236,6 +268,106 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if counts.get("passed", 0) == len(results) else 3
 
 
+def _problems_of(source: str, store: Store, settings: Settings) -> tuple[str, list]:
+    from pathlib import Path
+
+    if Path(source).is_file():
+        return Path(source).name, load_problems(source, settings=settings).problems
+    if store.has_seed_set(source):
+        return source, store.seed_set_problems(source)
+    raise InfoSynthError(
+        f"'{source}' is neither a file nor a seed set in {settings.db_path}; give a path to a "
+        "problem file or the name of an imported seed set."
+    )
+
+
+def _cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from .dedup import cross_duplicates, embedding_near_duplicates, near_duplicates
+    from .embed import DEFAULT_MODEL, Embedder
+    from .projection import measure, warm_up
+    from .topics import TopicTagger, coverage
+
+    t0 = time.perf_counter()
+    store = Store(settings.db_path)
+    ref_name, ref = _problems_of(args.reference, store, settings)
+    cand_name, cand = _problems_of(args.candidate, store, settings)
+    # UMAP's JIT compiles in the background while the statements are embedded.
+    warm_up(large=len(ref) + len(cand) > 4096)
+    say = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr))
+    embedder = Embedder(args.model or DEFAULT_MODEL, store=store)
+    say(f"embedding {len(ref)} + {len(cand)} statements ({embedder.model}, cached in the store)…")
+    e_ref = embedder.encode([p.problem for p in ref])
+    e_cand = embedder.encode([p.problem for p in cand])
+    say(f"measuring in {args.umap_runs} joint UMAP fit(s), d={args.dim}, k={args.k}…")
+    m = measure(
+        e_ref,
+        e_cand,
+        dim=args.dim,
+        k=args.k,
+        runs=args.umap_runs,
+        draws=args.draws,
+        random_state=args.seed,
+        progress=lambda r, n: say(f"  UMAP run {r}/{n}"),
+    )
+    tagger = TopicTagger(embedder)
+    ref_topics = [
+        p.topics or t for p, t in zip(ref, tagger.tag([p.problem for p in ref]), strict=True)
+    ]
+    cand_topics = [
+        p.topics or t for p, t in zip(cand, tagger.tag([p.problem for p in cand]), strict=True)
+    ]
+    cov_ref, cov_cand = coverage(ref_topics), coverage(cand_topics)
+    within = near_duplicates([p.id for p in cand], [p.problem for p in cand])
+    cross = cross_duplicates(
+        [p.id for p in cand],
+        [p.problem for p in cand],
+        [p.id for p in ref],
+        [p.problem for p in ref],
+    )
+    emb_dups = embedding_near_duplicates([p.id for p in cand], e_cand)
+    result = {
+        "reference": {"name": ref_name, "n": len(ref)},
+        "candidate": {"name": cand_name, "n": len(cand)},
+        **m.to_dict(),
+        "units": "nats",
+        "embedding_model": embedder.model,
+        "topic_coverage": {
+            "reference": {k: round(v, 4) for k, v in cov_ref.items() if v},
+            "candidate": {k: round(v, 4) for k, v in cov_cand.items() if v},
+        },
+        "dedup": {
+            "candidate_minhash_groups": len(within),
+            "candidate_minhash_duplicates": sum(len(g.ids) - 1 for g in within),
+            "candidate_embedding_duplicates": sum(len(g.ids) - 1 for g in emb_dups),
+            "candidate_in_reference": len(cross),
+        },
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+
+    def fmt(e) -> str:
+        return f"{e.mean:.3f}  [{e.low:.3f}, {e.high:.3f}]"
+
+    print(f"reference: {ref_name} ({len(ref)} problems)   candidate: {cand_name} ({len(cand)})")
+    print(f"novelty   D(candidate||reference)  {fmt(m.novelty)} nats")
+    print(f"diversity reference @N={m.matched_n}      {fmt(m.diversity_reference)} nats")
+    print(f"diversity candidate @N={m.matched_n}      {fmt(m.diversity_candidate)} nats")
+    print(f"({m.runs} joint UMAP fits, d={m.dim}, k={m.k}; 95% intervals over fits)")
+    top = sorted(cov_cand.items(), key=lambda kv: -kv[1])[:8]
+    print("candidate topics: " + ", ".join(f"{k} {v:.0%}" for k, v in top if v))
+    d = result["dedup"]
+    print(
+        f"duplicates in candidate: {d['candidate_minhash_duplicates']} (MinHash), "
+        f"{d['candidate_embedding_duplicates']} (embedding); candidate problems also in the "
+        f"reference: {d['candidate_in_reference']}"
+    )
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.db_path)
     seeds, runs = store.list_seed_sets(), store.list_runs()
@@ -284,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "import": _cmd_import,
             "export": _cmd_export,
             "verify": _cmd_verify,
+            "metrics": _cmd_metrics,
             "list": _cmd_list,
         }
         return commands[args.command](args, settings)
