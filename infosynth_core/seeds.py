@@ -45,6 +45,17 @@ class LoadedSeeds:
     problems: list[Problem]
     sha256: str
 
+    def save(self, store: Store, name: str, *, replace: bool = False) -> SeedSetInfo:
+        """Store these problems as seed set ``name`` (one transaction; see Store.create_seed_set)."""
+        return store.create_seed_set(
+            name,
+            self.problems,
+            source=self.source,
+            format=self.format,
+            manifest=self.manifest(),
+            replace=replace,
+        )
+
     def manifest(self) -> dict[str, object]:
         return {
             "source": self.source,
@@ -127,14 +138,7 @@ def import_seed_file(
     loaded = load_problems(
         source, filename=filename, format=format, mapping=mapping, settings=settings
     )
-    return store.create_seed_set(
-        name,
-        loaded.problems,
-        source=loaded.source,
-        format=loaded.format,
-        manifest=loaded.manifest(),
-        replace=replace,
-    )
+    return loaded.save(store, name, replace=replace)
 
 
 def bundled_seeds_path() -> Path:
@@ -152,13 +156,7 @@ def ensure_bundled_seed_set(store: Store) -> SeedSetInfo:
     if not store.has_seed_set(BUNDLED_SEED_SET):
         loaded = load_bundled_seeds()
         try:
-            store.create_seed_set(
-                BUNDLED_SEED_SET,
-                loaded.problems,
-                source="bundled",
-                format=loaded.format,
-                manifest=loaded.manifest(),
-            )
+            loaded.save(store, BUNDLED_SEED_SET)
         except SeedSetExistsError:
             pass  # another process imported it first
     return store.get_seed_set(BUNDLED_SEED_SET)

@@ -158,14 +158,7 @@ if loaded is not None:
     replace = c2.checkbox("Replace if it exists", key="seeds_replace")
     if st.button("Save seed set", type="primary", key="seeds_save"):
         try:
-            info = store.create_seed_set(
-                name,
-                loaded.problems,
-                source=loaded.source,
-                format=loaded.format,
-                manifest=loaded.manifest(),
-                replace=replace,
-            )
+            info = loaded.save(store, name, replace=replace)
         except InfoSynthError as exc:
             show_error(exc)
         else:

@@ -69,6 +69,26 @@ _PROBLEM_COLS = (
 )
 
 
+def _problem_values(p: Problem) -> tuple:
+    """The values of ``_PROBLEM_COLS`` for a problem, in that order."""
+    return (
+        p.id,
+        p.problem,
+        p.solution,
+        p.tests,
+        p.entry_point,
+        _dumps(list(p.topics)),
+        p.difficulty,
+        p.origin.operator,
+        _dumps(list(p.origin.parents)),
+        p.origin.generation,
+        p.origin.colony,
+        p.status,
+        p.review,
+        _dumps(p.metadata),
+    )
+
+
 def _problem_from_row(row: sqlite3.Row) -> Problem:
     return Problem.model_construct(
         id=row["id"],
@@ -195,27 +215,7 @@ class Store(RunRecordsMixin, CacheMixin):
         ).fetchone()[0]
         now = utc_now()
         rows = [
-            (
-                p.id,
-                p.problem,
-                p.solution,
-                p.tests,
-                p.entry_point,
-                _dumps(list(p.topics)),
-                p.difficulty,
-                p.origin.operator,
-                _dumps(list(p.origin.parents)),
-                p.origin.generation,
-                p.origin.colony,
-                p.status,
-                p.review,
-                _dumps(p.metadata),
-                seed_set_id,
-                run_id,
-                p.content_hash,
-                start + i,
-                now,
-            )
+            (*_problem_values(p), seed_set_id, run_id, p.content_hash, start + i, now)
             for i, p in enumerate(problems)
         ]
         try:
@@ -449,27 +449,9 @@ class Store(RunRecordsMixin, CacheMixin):
         p = problem
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE problems SET id=?, problem=?, solution=?, tests=?, entry_point=?, "
-                "topics=?, difficulty=?, operator=?, parents=?, generation=?, colony=?, "
-                "status=?, review=?, metadata=?, content_hash=? WHERE pk=?",
-                (
-                    p.id,
-                    p.problem,
-                    p.solution,
-                    p.tests,
-                    p.entry_point,
-                    _dumps(list(p.topics)),
-                    p.difficulty,
-                    p.origin.operator,
-                    _dumps(list(p.origin.parents)),
-                    p.origin.generation,
-                    p.origin.colony,
-                    p.status,
-                    p.review,
-                    _dumps(p.metadata),
-                    p.content_hash,
-                    pk,
-                ),
+                f"UPDATE problems SET {', '.join(c.strip() + '=?' for c in _PROBLEM_COLS.split(','))}, "
+                "content_hash=? WHERE pk=?",
+                (*_problem_values(p), p.content_hash, pk),
             )
             conn.execute("DELETE FROM lineage WHERE child_pk = ?", (pk,))
             conn.executemany(
