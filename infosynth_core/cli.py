@@ -295,22 +295,41 @@ def _cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     cand_name, cand = _problems_of(args.candidate, store, settings)
     # UMAP's JIT compiles in the background while the statements are embedded.
     warm_up(large=len(ref) + len(cand) > 4096)
-    say = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr))
+    from tqdm import tqdm
+
     embedder = Embedder(args.model or DEFAULT_MODEL, store=store)
-    say(f"embedding {len(ref)} + {len(cand)} statements ({embedder.model}, cached in the store)…")
-    e_ref = embedder.encode([p.problem for p in ref])
-    e_cand = embedder.encode([p.problem for p in cand])
-    say(f"measuring in {args.umap_runs} joint UMAP fit(s), d={args.dim}, k={args.k}…")
-    m = measure(
-        e_ref,
-        e_cand,
-        dim=args.dim,
-        k=args.k,
-        runs=args.umap_runs,
-        draws=args.draws,
-        random_state=args.seed,
-        progress=lambda r, n: say(f"  UMAP run {r}/{n}"),
-    )
+    # Progress with ETA on stderr (a terminal only), also with --json: stdout stays pure JSON.
+    with tqdm(
+        total=len(ref) + len(cand),
+        unit="text",
+        file=sys.stderr,
+        disable=None,
+        desc=f"embedding ({embedder.model})",
+    ) as bar:
+        e_ref = embedder.encode(
+            [p.problem for p in ref], progress=lambda d, t: bar.update(d - bar.n)
+        )
+        offset = bar.n
+        e_cand = embedder.encode(
+            [p.problem for p in cand], progress=lambda d, t: bar.update(offset + d - bar.n)
+        )
+    with tqdm(
+        total=args.umap_runs,
+        unit="fit",
+        file=sys.stderr,
+        disable=None,
+        desc=f"joint UMAP d={args.dim}",
+    ) as bar:
+        m = measure(
+            e_ref,
+            e_cand,
+            dim=args.dim,
+            k=args.k,
+            runs=args.umap_runs,
+            draws=args.draws,
+            random_state=args.seed,
+            progress=lambda r, n: bar.update(r - bar.n),
+        )
     tagger = TopicTagger(embedder)
     ref_topics = [
         p.topics or t for p, t in zip(ref, tagger.tag([p.problem for p in ref]), strict=True)
