@@ -331,12 +331,18 @@ def _cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
             progress=lambda r, n: bar.update(r - bar.n),
         )
     tagger = TopicTagger(embedder)
-    ref_topics = [
-        p.topics or t for p, t in zip(ref, tagger.tag([p.problem for p in ref]), strict=True)
-    ]
-    cand_topics = [
-        p.topics or t for p, t in zip(cand, tagger.tag([p.problem for p in cand]), strict=True)
-    ]
+
+    def topics_of(problems, vectors) -> list:
+        """Given topics, else the offline tagger's (from the vectors already computed)."""
+        untagged = [i for i, p in enumerate(problems) if not p.topics]
+        tags = (
+            dict(zip(untagged, tagger.tag_vectors(vectors[untagged]), strict=True))
+            if untagged
+            else {}
+        )
+        return [p.topics or tags[i] for i, p in enumerate(problems)]
+
+    ref_topics, cand_topics = topics_of(ref, e_ref), topics_of(cand, e_cand)
     cov_ref, cov_cand = coverage(ref_topics), coverage(cand_topics)
     within = near_duplicates([p.id for p in cand], [p.problem for p in cand])
     cross = cross_duplicates(

@@ -96,11 +96,12 @@ def _first_present(rec: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
-def _record_id(rec: Mapping[str, Any], prefix: str, n: int, key: str = "task_id") -> str:
-    value = rec.get(key)
+def _record_id(rec: Mapping[str, Any], n: int, *, fallback: str, prefix: str = "") -> str:
+    """``prefix`` + the record's task_id, or ``fallback-n`` when it has none."""
+    value = rec.get("task_id")
     if value in (None, ""):
-        return f"{prefix}-{n}"
-    return f"{prefix}-{value}" if prefix else str(value)
+        return f"{fallback}-{n}"
+    return f"{prefix}{value}"
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -156,7 +157,7 @@ def _mbpp(rec: Mapping[str, Any], n: int) -> dict[str, Any]:
     tests = "\n".join(header) + "\n\n\n" + "\n\n".join(bodies) if bodies else None
     entry = called[0] if called else (defined[0] if defined else None)
     return {
-        "id": _record_id(rec, "mbpp", n),
+        "id": _record_id(rec, n, fallback="mbpp", prefix="mbpp-"),
         "problem": _first_present(rec, ("text", "prompt")),
         "solution": code or None,
         "tests": tests,
@@ -173,7 +174,7 @@ def _humaneval(rec: Mapping[str, Any], n: int) -> dict[str, Any]:
         f"def test_check():\n    check(_solution.{entry})\n"
     )
     return {
-        "id": _record_id(rec, "", n) if rec.get("task_id") else f"humaneval-{n}",
+        "id": _record_id(rec, n, fallback="humaneval"),
         "problem": prompt,
         "solution": prompt + str(rec.get("canonical_solution") or ""),
         "tests": tests if test.strip() else None,
@@ -191,7 +192,7 @@ def _leetcodedataset(rec: Mapping[str, Any], n: int) -> dict[str, Any]:
     if rec.get("starter_code"):
         meta["starter_code"] = str(rec["starter_code"])
     return {
-        "id": _record_id(rec, "", n) if rec.get("task_id") else f"leetcode-{n}",
+        "id": _record_id(rec, n, fallback="leetcode"),
         "problem": rec.get("problem_description"),
         "solution": (prelude.rstrip() + "\n\n\n" + str(rec.get("completion") or "")).lstrip(),
         "tests": tests if test.strip() else None,

@@ -269,11 +269,12 @@ class MapLayout:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            coords = self.model_.fit_transform(x)
-        self._points = [x]  # every point the layout holds, fitted or placed
+            coords = self.model_.fit_transform(x).astype(np.float64)
+        # every point the layout holds, fitted or placed, and its coordinates
+        self._points, self._coords = [x], [coords]
         self.n_fitted_, self.n_placed_ = len(x), 0
         self.generation_ += 1
-        return coords.astype(np.float64)
+        return coords
 
     def place(self, embeddings: np.ndarray) -> tuple[np.ndarray, bool]:
         """2-D coordinates of new points, and whether the layout was refitted to place them.
@@ -291,6 +292,7 @@ class MapLayout:
             warnings.simplefilter("ignore")
             coords = self.model_.transform(x).astype(np.float64)
         self._points.append(x)
+        self._coords.append(coords)
         self.n_placed_ += len(x)
         return coords, False
 
@@ -299,11 +301,4 @@ class MapLayout:
         the refit's own coordinates)."""
         if self.model_ is None:
             raise ConfigError("MapLayout.coordinates called before fit.")
-        fitted = self.model_.embedding_
-        rest = self._points[1:]
-        if not rest:
-            return np.asarray(fitted, dtype=np.float64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            placed = self.model_.transform(np.vstack(rest))
-        return np.vstack([fitted, placed]).astype(np.float64)
+        return np.vstack(self._coords)

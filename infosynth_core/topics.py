@@ -88,7 +88,11 @@ class TopicTagger:
 
     def tag(self, statements: Sequence[str]) -> list[tuple[str, ...]]:
         """Up to ``max_topics`` topic names per statement, most similar first."""
-        sims = self.scores(statements)
+        return self.tag_vectors(self.embedder.encode(statements))
+
+    def tag_vectors(self, vectors: np.ndarray) -> list[tuple[str, ...]]:
+        """As :meth:`tag`, for statements already embedded with the same embedder."""
+        sims = np.asarray(vectors) @ self._topic_vectors().T
         out = []
         for row in sims:
             order = np.argsort(-row, kind="stable")[: self.max_topics]

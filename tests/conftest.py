@@ -44,6 +44,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m infosynth_core ARGS…` from the repository root; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "infosynth_core", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
 def run_pytest_on(problem, workdir: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run a problem's tests against its solution with pytest in a fresh directory."""
     workdir.mkdir(parents=True, exist_ok=True)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import run_cli
 
 from infosynth_core import (
     ExportError,
@@ -93,13 +91,7 @@ def test_export_from_store_seed_set_and_run_with_review_filter(store, tmp_path):
 
 def test_cli_export(db_path, tmp_path):
     def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "infosynth_core", *args, "--db", str(db_path)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=120,
-        )
+        return run_cli(*args, "--db", db_path, timeout=120)
 
     assert cli("import", str(FIX / "mbpp_small.jsonl"), "--name", "m").returncode == 0
     r = cli("export", "m", "--format", "hf", "--out", str(tmp_path / "hf"))

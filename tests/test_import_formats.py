@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, run_pytest_on
+from conftest import run_cli, run_pytest_on
 
 from infosynth_core import (
     FileTooLargeError,
@@ -208,13 +206,7 @@ def test_import_replace_swaps_the_seed_set(store):
 
 
 def _cli(*args, db):
-    return subprocess.run(
-        [sys.executable, "-m", "infosynth_core", *args, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return run_cli(*args, "--db", db, timeout=120)
 
 
 def test_cli_import_and_list(db_path):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import run_cli
 from sklearn.manifold import trustworthiness
 
 from infosynth_core import ConfigError
@@ -80,27 +78,19 @@ def test_cli_metrics_json_on_bundled_seeds(tmp_path):
     seeds = load_bundled_seeds().problems
     cand = tmp_path / "cand.jsonl"
     cand.write_text("".join(json.dumps(p.to_record()) + "\n" for p in seeds[:40]))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infosynth_core",
-            "metrics",
-            "--reference",
-            "data/seeds/bundled.jsonl",
-            "--candidate",
-            str(cand),
-            "--umap-runs",
-            "2",
-            "--draws",
-            "5",
-            "--json",
-            "--db",
-            str(tmp_path / "m.db"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+    r = run_cli(
+        "metrics",
+        "--reference",
+        "data/seeds/bundled.jsonl",
+        "--candidate",
+        str(cand),
+        "--umap-runs",
+        "2",
+        "--draws",
+        "5",
+        "--json",
+        "--db",
+        str(tmp_path / "m.db"),
         timeout=600,
     )
     assert r.returncode == 0, r.stderr[-2000:]
@@ -114,27 +104,19 @@ def test_cli_metrics_json_on_bundled_seeds(tmp_path):
 
 @pytest.mark.datasets
 def test_cli_metrics_mbpp_vs_humaneval(datasets_dir, tmp_path):
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infosynth_core",
-            "metrics",
-            "--reference",
-            str(datasets_dir / "mbpp.jsonl"),
-            "--candidate",
-            str(datasets_dir / "humaneval.jsonl"),
-            "--umap-runs",
-            "2",
-            "--draws",
-            "10",
-            "--json",
-            "--db",
-            str(tmp_path / "m.db"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+    r = run_cli(
+        "metrics",
+        "--reference",
+        str(datasets_dir / "mbpp.jsonl"),
+        "--candidate",
+        str(datasets_dir / "humaneval.jsonl"),
+        "--umap-runs",
+        "2",
+        "--draws",
+        "10",
+        "--json",
+        "--db",
+        str(tmp_path / "m.db"),
         timeout=900,
     )
     assert r.returncode == 0, r.stderr[-2000:]

@@ -4,12 +4,10 @@ the `infosynth verify` command, and the real datasets."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import run_cli
 
 from infosynth_core import ConfigError, load_bundled_seeds, load_problems
 from infosynth_core.sandbox import (
@@ -141,13 +139,7 @@ def test_sandbox_rejects_bad_parameters():
 
 
 def _verify(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "infosynth_core", "verify", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    return run_cli("verify", *args)
 
 
 def test_cli_verify_json_lines(tmp_path):

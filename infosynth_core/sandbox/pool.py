@@ -401,9 +401,8 @@ def _verdict(r: RunResult, raw: dict, names: list[str], limits: Limits) -> RunRe
         r.notes.append(f"memory limit ({limits.memory_mb} MiB) reached")
     values = set(r.tests.values())
     finished = done and "not run" not in values and status == {"kind": "exit", "code": 0}
-    if not finished and not any("failed to import" in n for n in r.notes):
-        if not done:
-            r.notes.append("the program ended before its tests finished (no completion report)")
+    if not done and not any("failed to import" in n for n in r.notes):
+        r.notes.append("the program ended before its tests finished (no completion report)")
     if tampered or not finished or "error" in values:
         r.status = "error"
     elif "failed" in values:
