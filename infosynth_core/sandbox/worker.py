@@ -204,20 +204,35 @@ def _kill_group(pgid):
 
 
 def _sweep():
-    """Kill every process in this PID namespace except init (1) and this zygote."""
+    """Kill every process in this PID namespace except init (1) and this zygote.
+
+    ``kill(-1, SIGKILL)`` reaches every process the zygote may signal in its namespace in one
+    kernel pass that a concurrent ``fork`` cannot outrun (a fork either finishes before the
+    pass and its child is signalled, or sees the pending signal and aborts), so a fork bomb
+    dies even where RLIMIT_NPROC does not bind (the kernel ignores it for host root). The loop
+    then waits, up to 5 s, until the dying processes are gone. Returns how many remain.
+    """
     me = os.getpid()
-    for _ in range(50):
-        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
-        if not others:
-            return 0
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         _reap()
-        time.sleep(0.002)
-    return len(others)
+        others = []
+        for p in os.listdir("/proc"):
+            if p.isdigit() and int(p) not in (1, me):
+                try:
+                    with open(f"/proc/{p}/stat", "rb") as f:
+                        state = f.read().rsplit(b")", 1)[1].split()[0]
+                except (OSError, IndexError):
+                    continue
+                if state not in (b"Z", b"X"):  # zombies are dead; init reaps them
+                    others.append(p)
+        if not others or time.monotonic() > deadline:
+            return len(others)
+        time.sleep(0.005)
 
 
 def _reap():
