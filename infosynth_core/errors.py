@@ -95,3 +95,15 @@ class NotFoundError(InfoSynthError, LookupError):
 
 class ExportError(InfoSynthError, RuntimeError):
     """An export could not be written."""
+
+
+class LLMError(InfoSynthError, RuntimeError):
+    """A model endpoint failed after every retry (HTTP error, timeout, refused connection)."""
+
+
+class BudgetExceededError(InfoSynthError, RuntimeError):
+    """The run's token or cost budget is spent; the run stops cleanly at the next step."""
+
+
+class RunControlError(InfoSynthError, RuntimeError):
+    """A run cannot be started, resumed, paused or stopped in its current state."""
