@@ -45,6 +45,11 @@ def _tables(path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
+def _columns(db_path, table):
+    with sqlite3.connect(db_path) as conn:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
 def test_store_migrates_from_empty_to_latest_in_wal_mode(store, db_path):
     assert store.schema_version == LATEST_VERSION == max(MIGRATIONS)
     assert TABLES <= _tables(db_path)
@@ -55,12 +60,12 @@ def test_store_migrates_from_empty_to_latest_in_wal_mode(store, db_path):
 def test_store_migrates_from_previous_version_keeping_data(db_path):
     old = Store(db_path, migrate_to=LATEST_VERSION - 1)
     assert old.schema_version == LATEST_VERSION - 1
-    assert "llm_cache" not in _tables(db_path)
+    assert "state" not in _columns(db_path, "runs")  # added by the latest migration
     old.create_seed_set("kept", _problems(3), source="test", format="canonical")
     old.close()
     new = Store(db_path)
     assert new.schema_version == LATEST_VERSION
-    assert "llm_cache" in _tables(db_path)
+    assert "state" in _columns(db_path, "runs")
     assert [p.id for p in new.seed_set_problems("kept")] == ["p0", "p1", "p2"]
     Store(db_path).close()  # reopening at the latest version is a no-op
 

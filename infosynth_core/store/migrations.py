@@ -138,8 +138,13 @@ CREATE INDEX run_events_run ON run_events(run_id, id);
 CREATE INDEX problems_content_hash ON problems(content_hash);
 """
 
+_V3 = """
+-- The runner's checkpoint: colony pools, random states, step counters, progress (JSON).
+ALTER TABLE runs ADD COLUMN state TEXT NOT NULL DEFAULT '{}';
+"""
+
 #: version -> SQL script taking the database from version - 1 to version
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 LATEST_VERSION = max(MIGRATIONS)
 
 

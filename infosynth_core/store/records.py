@@ -54,6 +54,12 @@ class RunRecordsMixin:
             )
             return cur.lastrowid
 
+    def delete_attempts(self, pk: int) -> int:
+        """Remove every attempt of problem ``pk`` (an unfinished verification about to be
+        redone); returns how many were removed."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM attempts WHERE problem_pk = ?", (pk,)).rowcount
+
     def attempts(self, pk: int) -> list[Attempt]:
         rows = self._query("SELECT * FROM attempts WHERE problem_pk = ? ORDER BY round, id", (pk,))
         return [

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class RunInfo:
     created_at: str
     updated_at: str
     finished_at: str | None
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -407,6 +408,7 @@ class Store(RunRecordsMixin, CacheMixin):
             r["created_at"],
             r["updated_at"],
             r["finished_at"],
+            json.loads(r["state"]) if "state" in r.keys() else {},
         )
 
     def list_runs(self) -> list[RunInfo]:
@@ -436,6 +438,16 @@ class Store(RunRecordsMixin, CacheMixin):
                 (*changes.values(), utc_now(), run_id),
             )
         return self.get_run(run_id)
+
+    def save_run_state(self, run_id: str, state: dict[str, Any]) -> None:
+        """Replace the runner's checkpoint of a run (JSON-serializable ``state``)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET state = ?, updated_at = ? WHERE id = ?",
+                (_dumps(state), utc_now(), run_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No run with id '{run_id}' in the store at '{self.path}'.")
 
     def add_problems(self, run_id: str, problems: Sequence[Problem]) -> list[int]:
         """Append problems to a run in one transaction; returns their pks."""
