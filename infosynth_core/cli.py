@@ -9,6 +9,7 @@ verify FILE                 run every problem's solution against its tests in th
 metrics --reference A --candidate B
                             novelty and diversity (nats) with intervals, topics, duplicates
 list                        seed sets and runs in the store
+run, control, evaluate      synthesis runs and test-taker evaluation (see ``cli_run``)
 
 Every subcommand takes ``--db PATH`` (default ``$INFOSYNTH_DB`` or ``data/infosynth.db``).
 Errors print one clear message to stderr and exit with status 1; usage errors exit with 2.
@@ -22,6 +23,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from . import cli_run
 from ._version import __version__
 from .config import Settings
 from .errors import InfoSynthError
@@ -146,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     met.add_argument("--seed", type=int, default=0, help="random state (default 0)")
     met.add_argument("--json", action="store_true", help="print one JSON object")
+
+    cli_run.add_commands(sub, common)
 
     lst = sub.add_parser("list", parents=[common], help="list seed sets and runs")
     lst.add_argument("--json", action="store_true", help="print JSON")
@@ -443,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "verify": _cmd_verify,
             "metrics": _cmd_metrics,
             "list": _cmd_list,
+            **cli_run.COMMANDS,
         }
         return commands[args.command](args, settings)
     except InfoSynthError as exc:

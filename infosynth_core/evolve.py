@@ -1,0 +1,449 @@
+"""The genetic loop: colonies and generations (paper §3, DESIGN.md "The method").
+
+``N_c`` colonies each start from ``B_s`` seeds sampled from the run's seed set. In each
+generation every colony takes ``steps_per_generation`` operator steps. A step is a
+**mutation** (probability r: the engine proposes an easier, an equal and a harder variant of
+one pool problem) or a **crossover** (``C`` new problems, each from a batch of ``B_c`` pool
+problems). Each step's candidates then pass
+
+1. MinHash-LSH dedup against the colony's pool and each other (``dedup_threshold``),
+2. k-farthest filtering (when on): the ``keep`` candidates least similar (cosine on sentence
+   embeddings) to the colony's pool survive,
+3. verification with code feedback (``verify.py``, ``feedback_rounds`` rounds).
+
+Every kept candidate joins the colony's pool, also when it fails verification (it can still
+seed new problems); only verified ones are benchmark items. At the end of a generation the
+verified problems of all colonies are deduplicated again (merge), and the generation is
+recorded: counts per operator, tokens, seconds, novelty and diversity of everything verified
+so far against the seeds (``projection.measure``), topic coverage.
+
+**Checkpoints.** After every colony step the whole loop state (pools as problem ids, each
+colony's random state, step counters, the generation's counts) is written to the store; the
+step's problems and attempts are written before it. A killed runner resumes from the last
+checkpoint and redoes only the unfinished steps: their LLM calls hit the response cache and
+problems already stored under the same id are reused, so no verified problem is lost and no
+cached call is paid twice. Colonies have their own random streams, so the run is the same
+whatever order their concurrent steps finish in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from . import dedup
+from .config import RunConfig
+from .engines.base import Candidate, Engine, Proposal, Usage
+from .errors import BudgetExceededError, LLMError
+from .evolve_records import GenerationCounts, generation_record
+from .problem import Origin, Problem
+from .sandbox import Sandbox
+from .select import k_farthest
+from .store import Store
+from .verify import Verification, verify_candidate
+
+__all__ = ["Evolution", "StepControl"]
+
+#: called between steps; returns "stop" to end the run there (it may wait while paused)
+StepControl = Callable[[], Awaitable[str | None]]
+
+
+def _rng_state(rng: random.Random) -> list:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def _rng_from(state: list) -> random.Random:
+    rng = random.Random()
+    rng.setstate((state[0], tuple(state[1]), state[2]))
+    return rng
+
+
+class Evolution:
+    """One run of the genetic loop over a store; see the module docstring.
+
+    Parameters
+    ----------
+    store, run_id
+        Where the run lives (created with ``store.create_run``); its checkpoint is
+        ``RunInfo.state``.
+    config
+        The validated :class:`~infosynth_core.config.RunConfig`.
+    engine, sandbox
+        The candidate generator and the sandbox that verifies.
+    embedder, tagger
+        Sentence embedder (k-farthest, metrics) and topic tagger for problems without topics.
+    control
+        Awaited between steps; returning ``"stop"`` ends the run there (pause waits inside).
+    progress
+        Called with a dict after every step (generation, steps done/total, verified, usage).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        config: RunConfig,
+        engine: Engine,
+        sandbox: Sandbox,
+        *,
+        embedder,
+        tagger=None,
+        control: StepControl | None = None,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        self.store, self.run_id, self.config = store, run_id, config
+        self.engine, self.sandbox = engine, sandbox
+        self.embedder, self.tagger = embedder, tagger
+        self.control, self.progress = control, progress
+        self.stop_reason: str | None = None
+        self._vectors: dict[str, np.ndarray] = {}
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(2, sandbox.n_workers * 2), thread_name_prefix="sandbox"
+        )
+        self._seeds: list[Problem] = []
+        self._problems: dict[str, Problem] = {}
+        self._pks: dict[str, int] = {}
+        self._state: dict[str, Any] = {}
+        self._started = time.monotonic()
+        self._steps_at_start = 0
+
+    # ------------------------------------------------------------------ state
+    def _load(self) -> None:
+        run = self.store.get_run(self.run_id)
+        self._seeds = list(self.store.seed_set_problems(self.config.seed_set))
+        self._problems = {p.id: p for p in self._seeds}
+        for sp in self.store.problems(run_id=self.run_id):
+            self._problems[sp.problem.id] = sp.problem
+            self._pks[sp.problem.id] = sp.pk
+        state = dict(run.state or {})
+        if not state.get("colonies"):
+            state = self._initial_state()
+            self.store.save_run_state(self.run_id, state)
+        self._state = state
+        self._steps_at_start = self._steps_done()
+
+    def _initial_state(self) -> dict[str, Any]:
+        cfg = self.config
+        ids = [p.id for p in self._seeds]
+        colonies = []
+        for c in range(cfg.colonies):
+            rng = random.Random(f"infosynth:{cfg.random_state}:colony:{c}")
+            pool = rng.sample(ids, min(cfg.seeds_per_colony, len(ids)))
+            colonies.append({"pool": pool, "rng": _rng_state(rng), "steps_done": 0})
+        return {
+            "version": 1,
+            "generation": 1,
+            "colonies": colonies,
+            "counts": GenerationCounts().to_dict(),
+            "generation_started": None,
+            "verified": 0,
+            "usage": Usage().to_dict(),
+        }
+
+    def _steps_done(self) -> int:
+        s = self._state
+        per_gen = self.config.colonies * self.config.steps_per_generation
+        done_now = sum(c["steps_done"] for c in s["colonies"])
+        return (s["generation"] - 1) * per_gen + done_now
+
+    def _save(self) -> None:
+        self.store.save_run_state(self.run_id, self._state)
+
+    # ------------------------------------------------------------------ run
+    async def run(self) -> str:
+        """Run (or resume) to the end. Returns ``"finished"``, ``"stopped"`` (a control
+        asked) or ``"budget"`` (the token/cost cap was reached)."""
+        self._load()
+        cfg = self.config
+        try:
+            while self._state["generation"] <= cfg.generations:
+                if self._state["verified"] >= cfg.n_problems:
+                    break
+                g = self._state["generation"]
+                if self._state.get("generation_started") is None:
+                    self._state["generation_started"] = time.time()
+                    self._save()
+                await asyncio.gather(*(self._colony(c, g) for c in range(cfg.colonies)))
+                if self.stop_reason:
+                    return self.stop_reason
+                self._finish_generation(g)
+            return "finished"
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _colony(self, c: int, g: int) -> None:
+        cfg = self.config
+        while True:
+            col = self._state["colonies"][c]
+            if col["steps_done"] >= cfg.steps_per_generation or self.stop_reason:
+                return
+            if self._state["verified"] >= cfg.n_problems:
+                return
+            if self.control is not None and await self.control() == "stop":
+                self.stop_reason = self.stop_reason or "stopped"
+                return
+            rng = _rng_from(col["rng"])
+            counts = GenerationCounts()
+            try:
+                new_ids = await self._step(c, g, col["steps_done"], rng, counts)
+            except BudgetExceededError as exc:
+                self.stop_reason = "budget"
+                self.store.add_event(self.run_id, "error", "budget", str(exc), {"colony": c})
+                return
+            col = self._state["colonies"][c]
+            col["pool"] = col["pool"] + new_ids
+            col["rng"] = _rng_state(rng)
+            col["steps_done"] += 1
+            merged = GenerationCounts.from_dict(self._state["counts"])
+            merged.add(counts)
+            self._state["counts"] = merged.to_dict()
+            self._state["usage"] = (Usage(**self._state["usage"]) + counts.usage()).to_dict()
+            self._state["verified"] = self._count_verified()
+            self._save()
+            self._report(g)
+
+    def _count_verified(self) -> int:
+        return sum(
+            1
+            for p in self._problems.values()
+            if p.origin.operator != "seed"
+            and p.status == "passed"
+            and "duplicate_of" not in p.metadata
+        )
+
+    def _report(self, g: int) -> None:
+        if self.progress is None:
+            return
+        cfg = self.config
+        total = cfg.generations * cfg.colonies * cfg.steps_per_generation
+        done = self._steps_done()
+        elapsed = time.monotonic() - self._started
+        rate = (done - self._steps_at_start) / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else None
+        info = {
+            "generation": g,
+            "generations": cfg.generations,
+            "steps_done": done,
+            "steps_total": total,
+            "verified": self._state["verified"],
+            "n_problems": cfg.n_problems,
+            "eta_s": eta,
+            "usage": self._state["usage"],
+        }
+        self._state["progress"] = info
+        self.progress(info)
+
+    # ------------------------------------------------------------------ one step
+    async def _step(
+        self, c: int, g: int, s: int, rng: random.Random, counts: GenerationCounts
+    ) -> list[str]:
+        cfg = self.config
+        pool = [
+            self._problems[i] for i in self._state["colonies"][c]["pool"] if i in self._problems
+        ]
+        mutation = rng.random() < cfg.mutation_ratio or len(pool) < 2
+        try:
+            if mutation:
+                parent = pool[rng.randrange(len(pool))]
+                proposal = await self.engine.mutate(parent, rng=rng)
+            else:
+                batch = rng.sample(pool, min(cfg.crossover_batch, len(pool)))
+                proposal = await self.engine.crossover(batch, count=cfg.crossover_count, rng=rng)
+        except BudgetExceededError:
+            raise
+        except LLMError as exc:
+            counts.step("mutation" if mutation else "crossover", api_error=True)
+            self.store.add_event(
+                self.run_id, "error", "api_error", f"colony {c} step {s}: {exc}", {"colony": c}
+            )
+            return []
+        counts.step("mutation" if mutation else "crossover", proposal=proposal)
+        for note in proposal.notes:
+            self.store.add_event(self.run_id, "info", "engine", note, {"colony": c, "step": s})
+        kept = self._filter(proposal, pool, counts)
+        ids = [f"g{g}-c{c}-s{s}-{j}" for j in range(len(kept))]
+        results = await asyncio.gather(
+            *(self._verify(pid, cand, g, c) for pid, cand in zip(ids, kept, strict=True))
+        )
+        for cand, problem in zip(kept, results, strict=True):
+            counts.outcome(cand.operator, problem.status, problem.metadata.get("usage", {}))
+        return ids
+
+    def _filter(self, proposal: Proposal, pool: list[Problem], counts: GenerationCounts):
+        cfg = self.config
+        cands = [c for c in proposal.candidates if c.problem.strip()]
+        for cand in cands:
+            counts.bump(cand.operator, "proposed")
+        if not cands:
+            return []
+        cids = [f"cand-{i}" for i in range(len(cands))]
+        dups = dedup.cross_duplicates(
+            cids,
+            [c.problem for c in cands],
+            [p.id for p in pool],
+            [p.problem for p in pool],
+            threshold=cfg.dedup_threshold,
+            num_perm=cfg.dedup_permutations,
+        )
+        within = dedup.near_duplicates(
+            cids,
+            [c.problem for c in cands],
+            threshold=cfg.dedup_threshold,
+            num_perm=cfg.dedup_permutations,
+        )
+        dropped = set(dups)
+        for group in within:
+            dropped.update(i for i in group.ids if i != group.kept)
+        fresh = []
+        for cid, cand in zip(cids, cands, strict=True):
+            if cid in dropped:
+                counts.bump(cand.operator, "duplicates")
+            else:
+                fresh.append(cand)
+        if cfg.k_farthest and len(fresh) > cfg.keep:
+            cvec = self._embed_texts([c.problem for c in fresh])
+            pvec = self._pool_vectors(pool)
+            order = k_farthest(cvec, pvec, cfg.keep, mode=cfg.similarity)
+            fresh = [fresh[i] for i in sorted(int(i) for i in order)]
+        for cand in fresh:
+            counts.bump(cand.operator, "kept")
+        return fresh
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embedder.encode(texts), dtype=np.float64)
+
+    def _pool_vectors(self, pool: list[Problem]) -> np.ndarray:
+        missing = [p for p in pool if p.id not in self._vectors]
+        if missing:
+            vecs = self._embed_texts([p.problem for p in missing])
+            for p, v in zip(missing, vecs, strict=True):
+                self._vectors[p.id] = v
+        return np.stack([self._vectors[p.id] for p in pool]) if pool else np.zeros((0, 1))
+
+    # ------------------------------------------------------------------ verification
+    async def _verify(self, pid: str, cand: Candidate, g: int, c: int) -> Problem:
+        existing = self._problems.get(pid)
+        if existing is not None and existing.status != "unverified":
+            return existing  # verified (or failed) before a restart: reuse, don't redo
+        topics = tuple(cand.topics)
+        if not topics and self.tagger is not None:
+            topics = tuple(self.tagger.tag_vectors(self._embed_texts([cand.problem]))[0])
+        problem = Problem(
+            id=pid,
+            problem=cand.problem,
+            solution=cand.solution,
+            entry_point=cand.entry_point,
+            topics=topics,
+            difficulty=cand.difficulty,
+            origin=Origin(operator=cand.operator, parents=cand.parents, generation=g, colony=c),
+            metadata={
+                "engine": self.engine.name,
+                "model": self.engine.model,
+                "payload": cand.payload,
+            },
+        )
+        if pid in self._pks:
+            pk = self._pks[pid]
+            self.store.delete_attempts(pk)  # an unfinished verification is redone whole
+            self.store.update_problem(pk, problem)
+        else:
+            pk = self.store.add_problems(self.run_id, [problem])[0]
+            self._pks[pid] = pk
+        self._problems[pid] = problem
+        ver: Verification = await verify_candidate(
+            cand,
+            self.engine,
+            self.sandbox,
+            rounds=self.config.feedback_rounds,
+            executor=self._executor,
+            run_id=f"{self.run_id}-{pid}",
+            on_attempt=lambda a: self.store.add_attempt(pk, a),
+        )
+        if ver.api_error:
+            self.store.add_event(self.run_id, "error", "api_error", f"{pid}: {ver.api_error}")
+        meta = dict(problem.metadata)
+        meta["usage"] = ver.usage.to_dict()
+        meta["rounds"] = len(ver.attempts)
+        update: dict[str, Any] = {
+            "status": ver.status if ver.status != "unverified" else "error",
+            "solution": ver.solution,
+            "tests": ver.tests,
+            "entry_point": ver.entry_point,
+            "metadata": meta,
+        }
+        if ver.status == "passed" and self.config.rephrase:
+            statement, usage = await self.engine.rephrase(problem)
+            if statement:
+                meta["original_problem"] = problem.problem
+                meta["rephrase_usage"] = usage.to_dict()
+                update["problem"] = statement
+        final = problem.model_copy(update=update)
+        self.store.update_problem(pk, final)
+        self._problems[pid] = final
+        return final
+
+    # ------------------------------------------------------------------ generation end
+    def _finish_generation(self, g: int) -> None:
+        cfg = self.config
+        verified = [
+            p
+            for p in self._problems.values()
+            if p.origin.operator != "seed" and p.status == "passed"
+        ]
+        merged = 0
+        fresh = [p for p in verified if "duplicate_of" not in p.metadata]
+        groups = dedup.near_duplicates(
+            [p.id for p in fresh],
+            [p.problem for p in fresh],
+            threshold=cfg.dedup_threshold,
+            num_perm=cfg.dedup_permutations,
+        )
+        for group in groups:
+            for pid in group.ids:
+                if pid == group.kept:
+                    continue
+                p = self._problems[pid]
+                meta = dict(p.metadata)
+                meta["duplicate_of"] = group.kept
+                updated = p.model_copy(update={"metadata": meta})
+                self.store.update_problem(self._pks[pid], updated)
+                self._problems[pid] = updated
+                merged += 1
+        benchmark = [
+            p
+            for p in self._problems.values()
+            if p.origin.operator != "seed"
+            and p.status == "passed"
+            and "duplicate_of" not in p.metadata
+        ]
+        started = self._state.get("generation_started") or time.time()
+        record = generation_record(
+            g,
+            GenerationCounts.from_dict(self._state["counts"]),
+            seeds=self._seeds,
+            benchmark=benchmark,
+            embed=self._embed_texts,
+            metrics=cfg.metrics,
+            random_state=cfg.random_state,
+            seconds=time.time() - started,
+            merge_duplicates=merged,
+        )
+        self.store.record_generation(self.run_id, g, record)
+        self._state.update(
+            {
+                "generation": g + 1,
+                "counts": GenerationCounts().to_dict(),
+                "generation_started": None,
+                "verified": len(benchmark),
+            }
+        )
+        for col in self._state["colonies"]:
+            col["steps_done"] = 0
+        self._save()
