@@ -191,10 +191,20 @@ def _build_engine(config: RunConfig, store: Store, run_id: str, sandbox, environ
         from .engines.offline import OfflineEngine
 
         return OfflineEngine(sandbox, random_state=config.random_state), None
+    from .engines.base import Usage
     from .engines.llm import LLMEngine
     from .llm.client import LLMClient
 
-    client = LLMClient(config.llm, store=store, run_id=run_id, api_key=api_key, environ=environ)
+    spent = Usage(**(store.get_run(run_id).state or {}).get("usage", {}))  # before a restart
+    client = LLMClient(
+        config.llm,
+        store=store,
+        run_id=run_id,
+        api_key=api_key,
+        environ=environ,
+        spent=spent,
+        random_state=config.random_state,
+    )
     return LLMEngine(client, random_state=config.random_state), client
 
 

@@ -1,0 +1,389 @@
+"""The one LLM client: any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp
+server, LiteLLM) through the ``openai`` package.
+
+:class:`LLMClient` adds what a long synthesis run needs around ``chat.completions.create``:
+
+* a concurrency limit (``llm.concurrency`` requests in flight) and optional requests-per-minute
+  and tokens-per-minute limits (``llm.rpm``, ``llm.tpm``; token buckets, see ``ratelimit``);
+* retries with exponential backoff and full jitter on HTTP 429, 5xx, timeouts, refused or
+  dropped connections and malformed bodies; other 4xx fail at once with an :class:`LLMError`
+  that says what to check;
+* token and cost accounting per purpose (:class:`UsageMeter`), priced in US dollars per million
+  tokens from ``llm.prices``;
+* a token / dollar budget: :class:`BudgetExceededError` before a request once the spend has
+  reached the cap;
+* a response cache in the store, keyed on the sha256 of canonical JSON of (model, messages,
+  sampling parameters, prompt version): a resumed run repeats no call it already paid for.
+
+The API key is read once (argument, else the environment variable named ``llm.api_key_env``,
+else "EMPTY" for local servers that need none) and never written to errors, events or the
+cache. One client belongs to one event loop (the ``openai`` HTTP pool binds to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from ..engines.base import Usage
+from ..errors import BudgetExceededError, ConfigError, LLMError
+from .meter import UsageMeter
+from .ratelimit import TokenBucket, per_minute
+from .wire import (
+    ADVICE,
+    FAILURES,
+    Failure,
+    cache_key,
+    canonical_request,
+    check_messages,
+    classify,
+    estimate_tokens,
+    prompt_chars,
+    read_completion,
+)
+
+if TYPE_CHECKING:
+    from ..config import LLMConfig
+    from ..store import Store
+
+__all__ = ["LLMClient", "Completion", "UsageMeter", "cache_key", "canonical_request"]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One answer. ``usage`` is what this call cost (``Usage(cached_calls=1)`` for a cache
+    hit); ``attempts`` counts HTTP tries (0 for a cache hit); ``tokens_estimated`` is True when
+    the server reported no token counts and they were estimated as characters / 4."""
+
+    text: str
+    usage: Usage
+    cached: bool
+    attempts: int
+    finish_reason: str | None
+    tokens_estimated: bool
+    cache_key: str = ""
+
+
+class LLMClient:
+    """Chat completions from an OpenAI-compatible endpoint, with limits, retries, accounting,
+    a budget and a response cache.
+
+    Parameters
+    ----------
+    config
+        The validated ``[llm]`` section (:class:`~infosynth_core.config.LLMConfig`); times in
+        seconds, prices in USD per million tokens.
+    store
+        Where answers are cached and failed tries recorded; None = no cache, no events.
+    run_id
+        The run whose event log receives one ``api_error`` event per failed try (needs
+        ``store``).
+    api_key
+        The key; default: the environment variable named ``config.api_key_env``, else "EMPTY".
+    environ
+        The environment to read the key from (default ``os.environ``).
+    spent
+        Usage already spent by earlier sessions of the same run; counts against the budget.
+    random_state
+        Seed of the backoff jitter (timing only; answers do not depend on it).
+
+    Notes
+    -----
+    The budget (``budget_tokens``, ``budget_usd``) is checked before each HTTP try, after the
+    try has a concurrency slot: once the spend reaches the cap, no new request is sent and
+    :class:`BudgetExceededError` is raised. Requests already in flight still finish and are
+    counted, so the overshoot is bounded by ``concurrency`` calls, i.e. at most
+    ``concurrency * (prompt tokens + max_tokens)`` tokens. Cached answers cost nothing and are
+    served even after the budget is spent.
+
+    Example
+    -------
+    ::
+
+        async with LLMClient(LLMConfig(model="m"), store=store, run_id=run_id) as client:
+            c = await client.complete([{"role": "user", "content": "hi"}],
+                                      purpose="solve", prompt_version="solve-v1")
+            c.text, c.usage.tokens, client.meter.snapshot()
+    """
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        *,
+        store: Store | None = None,
+        run_id: str | None = None,
+        api_key: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        spent: Usage | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        if not config.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"llm.base_url must start with http:// or https://; got {config.base_url!r}."
+            )
+        self.config = config
+        self.store = store
+        self.run_id = run_id
+        env = os.environ if environ is None else environ
+        key = api_key if api_key is not None else env.get(config.api_key_env, "")
+        self._api_key = key.strip() or "EMPTY"
+        self.meter = UsageMeter(prior=spent or Usage())
+        self._rng = random.Random(random_state)
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._rpm: TokenBucket | None = per_minute(config.rpm) if config.rpm else None
+        self._tpm: TokenBucket | None = per_minute(config.tpm) if config.tpm else None
+        self._client = openai.AsyncOpenAI(
+            base_url=config.base_url,
+            api_key=self._api_key,
+            timeout=config.timeout_s,
+            max_retries=0,
+        )
+
+    def __repr__(self) -> str:
+        return f"LLMClient(base_url={self.config.base_url!r}, model={self.config.model!r})"
+
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._client.close()
+
+    # ------------------------------------------------------------------ public call
+    async def complete(
+        self,
+        messages: list[dict],
+        *,
+        purpose: str,
+        prompt_version: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> Completion:
+        """One chat completion (from the cache when the same request was answered before).
+
+        ``purpose`` labels the spend in the meter ("mutation", "crossover", "solve", ...);
+        ``prompt_version`` is part of the cache key so that changed prompts are asked anew.
+        ``temperature`` and ``max_tokens`` (completion tokens) default to the config's.
+
+        Raises :class:`BudgetExceededError` when the budget is spent and the answer is not
+        cached, and :class:`LLMError` on a non-retryable HTTP error or after the last retry.
+        """
+        check_messages(messages)
+        cfg = self.config
+        temp = cfg.temperature if temperature is None else float(temperature)
+        mtok = cfg.max_tokens if max_tokens is None else int(max_tokens)
+        if not 0 <= temp <= 2 or mtok < 1 or not purpose or not prompt_version:
+            raise ConfigError(
+                "complete() needs 0 <= temperature <= 2, max_tokens >= 1 and a non-empty purpose "
+                f"and prompt_version; got {temp}, {mtok}, {purpose!r}, {prompt_version!r}."
+            )
+        request = canonical_request(
+            cfg.model,
+            messages,
+            temperature=temp,
+            max_tokens=mtok,
+            seed=seed,
+            prompt_version=prompt_version,
+        )
+        key = hashlib.sha256(request.encode("utf-8")).hexdigest()
+        if self.store is not None:
+            hit = self.store.llm_cache_get(key)
+            if hit is not None:
+                usage = Usage(cached_calls=1)
+                self.meter.add(purpose, usage)
+                return Completion(
+                    text=hit["text"],
+                    usage=usage,
+                    cached=True,
+                    attempts=0,
+                    finish_reason=hit.get("finish_reason"),
+                    tokens_estimated=bool(hit.get("tokens_estimated", False)),
+                    cache_key=key,
+                )
+        self._check_budget()
+        params: dict[str, Any] = {"model": cfg.model, "messages": messages}
+        params.update(temperature=temp, max_tokens=mtok)
+        if seed is not None:
+            params["seed"] = seed
+        tpm_charge = estimate_tokens(prompt_chars(messages)) + mtok
+        tries = cfg.max_retries + 1
+        for attempt in range(1, tries + 1):
+            async with self._slots:
+                self._check_budget()
+                if self._rpm is not None:
+                    await self._rpm.acquire(1)
+                if self._tpm is not None:
+                    await self._tpm.acquire(tpm_charge)
+                result = await self._try(params, purpose, tpm_charge)
+            if isinstance(result, Completion):
+                completion = Completion(
+                    text=result.text,
+                    usage=result.usage,
+                    cached=False,
+                    attempts=attempt,
+                    finish_reason=result.finish_reason,
+                    tokens_estimated=result.tokens_estimated,
+                    cache_key=key,
+                )
+                self._cache_put(key, request, completion)
+                return completion
+            failure = result
+            last = attempt == tries or failure.fatal
+            delay = 0.0 if last else self._delay(attempt, failure.retry_after_s)
+            self._record_failure(failure, purpose, attempt, tries, delay)
+            if failure.fatal:
+                raise LLMError(self._fatal_message(failure))
+            if last:
+                raise LLMError(self._exhausted_message(failure, purpose, tries))
+            self.meter.retries += 1
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ one HTTP try
+    async def _try(
+        self, params: dict[str, Any], purpose: str, tpm_charge: int
+    ) -> Completion | Failure:
+        self.meter.requests += 1
+        self.meter.in_flight += 1
+        start = time.monotonic()
+        try:
+            response = await self._client.chat.completions.create(**params)
+            text, finish, usage_counts = read_completion(response)
+        except FAILURES as exc:
+            failure = classify(exc, self.config.timeout_s)
+            if failure.kind in ("429", "connection"):  # nothing was processed
+                self._refund(tpm_charge)
+            return failure
+        finally:
+            self.meter.in_flight -= 1
+        self.meter.seconds += time.monotonic() - start
+        estimated = usage_counts is None
+        if usage_counts is None:
+            prompt = estimate_tokens(prompt_chars(params["messages"]))
+            usage_counts = (prompt, estimate_tokens(len(text)))
+        prompt_tokens, completion_tokens = usage_counts
+        self._refund(tpm_charge - prompt_tokens - completion_tokens)
+        usage = Usage(
+            calls=1,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=self._cost(prompt_tokens, completion_tokens),
+        )
+        self.meter.add(purpose, usage, estimated=estimated)
+        return Completion(text, usage, False, 0, finish, estimated)
+
+    # ------------------------------------------------------------------ helpers
+    def _refund(self, tokens: float) -> None:
+        if self._tpm is not None:
+            self._tpm.refund(tokens)
+
+    def _cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        prices = self.config.prices
+        if prices is None:
+            return 0.0
+        return (
+            prompt_tokens * prices.prompt_usd_per_mtok
+            + completion_tokens * prices.completion_usd_per_mtok
+        ) / 1_000_000
+
+    def _delay(self, attempt: int, retry_after_s: float | None) -> float:
+        """Seconds to wait before try ``attempt + 1``: the server's Retry-After when given,
+        else full jitter over ``backoff_s * 2**(attempt-1)``; never above ``backoff_max_s``."""
+        cap = self.config.backoff_max_s
+        if retry_after_s is not None:
+            return min(retry_after_s, cap)
+        return self._rng.uniform(0.0, min(cap, self.config.backoff_s * 2 ** (attempt - 1)))
+
+    def _check_budget(self) -> None:
+        cfg = self.config
+        spent = self.meter.spent
+        if cfg.budget_tokens is not None and spent.tokens >= cfg.budget_tokens:
+            raise BudgetExceededError(
+                f"The token budget is spent: {spent.tokens:,} of {cfg.budget_tokens:,} tokens "
+                "(llm.budget_tokens). Raise llm.budget_tokens and resume the run to go on; "
+                "cached answers stay free."
+            )
+        if cfg.budget_usd is not None and spent.cost_usd >= cfg.budget_usd:
+            raise BudgetExceededError(
+                f"The cost budget is spent: ${spent.cost_usd:.4f} of ${cfg.budget_usd:.4f} "
+                "(llm.budget_usd). Raise llm.budget_usd and resume the run to go on; cached "
+                "answers stay free."
+            )
+
+    def _cache_put(self, key: str, request: str, c: Completion) -> None:
+        if self.store is None:
+            return
+        self.store.llm_cache_put(
+            key,
+            model=self.config.model,
+            request=request,
+            response={
+                "text": c.text,
+                "finish_reason": c.finish_reason,
+                "prompt_tokens": c.usage.prompt_tokens,
+                "completion_tokens": c.usage.completion_tokens,
+                "tokens_estimated": c.tokens_estimated,
+            },
+            prompt_tokens=c.usage.prompt_tokens,
+            completion_tokens=c.usage.completion_tokens,
+        )
+
+    def _redact(self, text: str, limit: int = 300) -> str:
+        if self._api_key != "EMPTY":
+            text = text.replace(self._api_key, "***")
+        return text if len(text) <= limit else text[:limit] + "…"
+
+    def _describe(self, f: Failure) -> str:
+        what = f"HTTP {f.status}" if f.status is not None else f.kind
+        return f"{what}: {self._redact(f.detail)}"
+
+    def _record_failure(
+        self, f: Failure, purpose: str, attempt: int, tries: int, delay: float
+    ) -> None:
+        self.meter.errors[f.kind] += 1
+        if self.store is None or self.run_id is None:
+            return
+        then = "giving up" if f.fatal or attempt == tries else f"retrying in {delay:.2f} s"
+        self.store.add_event(
+            self.run_id,
+            "warning",
+            "api_error",
+            f"LLM {purpose} call, try {attempt}/{tries}, failed ({self._describe(f)}); {then}",
+            {
+                "purpose": purpose,
+                "attempt": attempt,
+                "kind": f.kind,
+                "status": f.status,
+                "model": self.config.model,
+                "retry_in_s": None if then == "giving up" else round(delay, 3),
+            },
+        )
+
+    def _fatal_message(self, f: Failure) -> str:
+        cfg = self.config
+        advice = ADVICE.get(f.status or 0, "the server refused the request; see its message")
+        advice = advice.format(env=cfg.api_key_env, model=cfg.model)
+        return (
+            f"The model endpoint {cfg.base_url} answered HTTP {f.status} for model "
+            f"'{cfg.model}' ({self._redact(f.detail)}): {advice}. Not retried."
+        )
+
+    def _exhausted_message(self, f: Failure, purpose: str, tries: int) -> str:
+        cfg = self.config
+        return (
+            f"The LLM {purpose} call to {cfg.base_url} (model '{cfg.model}') failed {tries} "
+            f"time(s); last failure: {self._describe(f)}. Check that the server is up and not "
+            "overloaded, or raise llm.max_retries / llm.timeout_s."
+        )
