@@ -20,6 +20,9 @@ __all__ = [
     "SeedSetExistsError",
     "NotFoundError",
     "ExportError",
+    "LLMError",
+    "BudgetExceededError",
+    "RunControlError",
 ]
 
 
