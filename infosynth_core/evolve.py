@@ -83,6 +83,9 @@ class Evolution:
         Awaited between steps; returning ``"stop"`` ends the run there (pause waits inside).
     progress
         Called with a dict after every step (generation, steps done/total, verified, usage).
+    spent
+        What the LLM endpoint has billed this run so far (kept in the checkpoint as
+        ``llm_spent`` so a resumed run's budget counts it).
     """
 
     def __init__(
@@ -97,11 +100,13 @@ class Evolution:
         tagger=None,
         control: StepControl | None = None,
         progress: Callable[[dict[str, Any]], None] | None = None,
+        spent: Callable[[], Usage] | None = None,
     ):
         self.store, self.run_id, self.config = store, run_id, config
         self.engine, self.sandbox = engine, sandbox
         self.embedder, self.tagger = embedder, tagger
         self.control, self.progress = control, progress
+        self.spent = spent
         self.stop_reason: str | None = None
         self._vectors: dict[str, np.ndarray] = {}
         self._executor = ThreadPoolExecutor(
@@ -154,6 +159,8 @@ class Evolution:
         return (s["generation"] - 1) * per_gen + done_now
 
     def _save(self) -> None:
+        if self.spent is not None:  # everything the endpoint billed, finished steps or not
+            self._state["llm_spent"] = self.spent().to_dict()
         self.store.save_run_state(self.run_id, self._state)
 
     # ------------------------------------------------------------------ run
@@ -172,6 +179,7 @@ class Evolution:
                     self._save()
                 await asyncio.gather(*(self._colony(c, g) for c in range(cfg.colonies)))
                 if self.stop_reason:
+                    self._save()
                     return self.stop_reason
                 self._finish_generation(g)
             return "finished"
@@ -235,7 +243,7 @@ class Evolution:
             "verified": self._state["verified"],
             "n_problems": cfg.n_problems,
             "eta_s": eta,
-            "usage": self._state["usage"],
+            "usage": self.spent().to_dict() if self.spent else self._state["usage"],
         }
         self._state["progress"] = info
         self.progress(info)

@@ -112,7 +112,7 @@ def run_status(store: Store, run_id: str) -> dict[str, Any]:
         "pid": run.pid,
         "error": run.error,
         "progress": state.get("progress", {}),
-        "usage": state.get("usage", {}),
+        "usage": state.get("llm_spent", state.get("usage", {})),
         "generation": state.get("generation"),
         "verified": state.get("verified", 0),
     }
@@ -195,7 +195,8 @@ def _build_engine(config: RunConfig, store: Store, run_id: str, sandbox, environ
     from .engines.llm import LLMEngine
     from .llm.client import LLMClient
 
-    spent = Usage(**(store.get_run(run_id).state or {}).get("usage", {}))  # before a restart
+    state = store.get_run(run_id).state or {}
+    spent = Usage(**state.get("llm_spent", state.get("usage", {})))  # before a restart
     client = LLMClient(
         config.llm,
         store=store,
@@ -287,6 +288,7 @@ def execute(
             tagger=TopicTagger(embedder),
             control=control,
             progress=progress,
+            spent=(lambda: client.meter.spent) if client is not None else None,
         )
         store.add_event(run_id, "info", "runner", f"runner started (pid {os.getpid()})")
         outcome = asyncio.run(_run_and_close(evo, engine))

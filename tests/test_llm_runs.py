@@ -1,0 +1,186 @@
+"""Synthesis runs with the LLM engine: the real ``openai`` client against a local
+OpenAI-compatible server (scripted model) — a whole run, kill -9 and resume without repeating
+a cached call, a run with 30% injected faults, and the budget cap. Only 127.0.0.1 is used."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+from conftest import run_cli
+from openai_server import FakeOpenAIServer
+from scripted_llm import ScriptedLLM
+
+from infosynth_core import runner
+from infosynth_core.config import load_run_config
+from infosynth_core.store import Store
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _config(server: FakeOpenAIServer, **over):
+    llm = {
+        "base_url": server.base_url,
+        "model": "scripted",
+        "api_key_env": "INFOSYNTH_TEST_NO_KEY",
+        "timeout_s": 5,
+        "backoff_s": 0.01,
+        "backoff_max_s": 0.05,
+        "concurrency": 8,
+        **over.pop("llm", {}),
+    }
+    base = {
+        "engine": "llm",
+        "llm": llm,
+        "generations": 2,
+        "colonies": 2,
+        "seeds_per_colony": 6,
+        "steps_per_generation": 2,
+        "feedback_rounds": 2,
+        "metrics": {"enabled": False},
+    }
+    base.update(over)
+    return load_run_config(overrides=base)
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _passed(store: Store, run_id: str) -> dict[str, str]:
+    return {
+        sp.problem.id: sp.problem.content_hash
+        for sp in store.problems(run_id=run_id)
+        if sp.problem.status == "passed"
+    }
+
+
+def test_llm_run_stores_verified_problems_lineage_tokens_and_records(tmp_path):
+    store = Store(tmp_path / "s.db")
+    with FakeOpenAIServer(ScriptedLLM(wrong_first=True)) as server:
+        run = runner.create_run(store, _config(server, rephrase=True))
+        assert runner.execute(store, run.id) == "finished"
+    problems = [sp.problem for sp in store.problems(run_id=run.id)]
+    passed = [p for p in problems if p.status == "passed"]
+    assert len(passed) >= 4
+    for p in passed:
+        assert p.origin.parents and p.origin.generation in (1, 2)
+        assert p.metadata["engine"] == "llm" and p.metadata["model"] == "scripted"
+        assert "original_problem" in p.metadata  # rephrased after verification
+    fixed = [sp for sp in store.problems(run_id=run.id) if sp.problem.metadata.get("rounds") == 2]
+    assert fixed, "wrong-first answers should be fixed in the feedback round"
+    assert [a.status for a in store.attempts(fixed[0].pk)][-1] == "passed"
+    gens = store.generation_metrics(run.id)
+    assert [g["generation"] for g in gens] == [1, 2]
+    assert all(g["usage"]["prompt_tokens"] > 0 for g in gens)
+    total = sum(g["usage"]["prompt_tokens"] + g["usage"]["completion_tokens"] for g in gens)
+    state = store.get_run(run.id).state
+    assert state["usage"]["prompt_tokens"] + state["usage"]["completion_tokens"] == total
+    billed = state["llm_spent"]  # also counts rephrase calls, outside the operators' counts
+    assert billed["prompt_tokens"] + billed["completion_tokens"] >= total
+    assert len(server.requests) >= sum(g["usage"]["calls"] for g in gens) > 0
+
+
+def test_llm_run_resumes_after_kill_9_without_repeating_a_cached_call(tmp_path):
+    db = tmp_path / "s.db"
+    store = Store(db)
+    with FakeOpenAIServer(ScriptedLLM(), latency_s=0.05) as server:
+        cfg = _config(server, generations=3, steps_per_generation=3)
+        run = runner.create_run(store, cfg, run_id="llm-kill")
+        pid = runner.spawn(db, run.id)
+        try:
+            _wait(lambda: len(_passed(store, run.id)) >= 3, 240, "3 verified problems")
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        killed_at = time.monotonic()
+        before = _passed(store, run.id)
+        cached = {
+            json.dumps(
+                [
+                    r["messages"],
+                    r["params"]["temperature"],
+                    r["params"]["max_tokens"],
+                    r["params"]["seed"],
+                ],
+                sort_keys=True,
+            )
+            for r in (
+                json.loads(row["request"]) for row in store._query("SELECT request FROM llm_cache")
+            )
+        }
+        assert cached
+        n_before = len(server.requests)
+        proc = run_cli("run", "--resume", run.id, "--db", db, "--json", timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        after_kill = [
+            body
+            for body, t in zip(server.requests, server.request_times, strict=True)
+            if t > killed_at
+        ]
+    assert len(after_kill) == len(server.requests) - n_before
+    repeated = [
+        b
+        for b in after_kill
+        if json.dumps(
+            [b["messages"], b.get("temperature"), b.get("max_tokens"), b.get("seed")],
+            sort_keys=True,
+        )
+        in cached
+    ]
+    assert repeated == []  # no cached call is sent again
+    assert before.items() <= _passed(store, run.id).items()
+    assert store.get_run(run.id).status == "finished"
+    assert json.loads(proc.stdout)["status"] == "finished"
+
+
+def test_llm_run_with_30_percent_injected_faults_completes_and_counts_them(tmp_path):
+    store = Store(tmp_path / "s.db")
+    server = FakeOpenAIServer(
+        ScriptedLLM(),
+        fault_rate=0.3,
+        fault_kinds=("429", "500", "timeout", "garbage"),
+        hang_s=2.0,
+        seed=7,
+    )
+    with server:
+        cfg = _config(server, llm={"timeout_s": 0.5, "max_retries": 12})
+        run = runner.create_run(store, cfg)
+        assert runner.execute(store, run.id) == "finished"
+    faults = sum(server.fault_counts.values())
+    assert faults >= 5, server.fault_counts
+    assert 0.15 < faults / len(server.requests) < 0.45
+    events = [e for e in store.events(run.id) if e["kind"] == "api_error"]
+    assert len(events) == faults
+    assert {e["data"]["kind"] for e in events} >= {"429", "5xx", "timeout", "malformed"}
+    assert len(_passed(store, run.id)) >= 3
+
+
+def test_budget_cap_stops_the_run_cleanly_and_resume_respects_it(tmp_path):
+    db = tmp_path / "s.db"
+    store = Store(db)
+    with FakeOpenAIServer(ScriptedLLM()) as server:
+        cfg = _config(server, generations=5, llm={"budget_tokens": 4000, "concurrency": 2})
+        run = runner.create_run(store, cfg)
+        assert runner.execute(store, run.id) == "stopped"
+        info = store.get_run(run.id)
+        assert info.status == "stopped" and "budget" in info.error
+        billed = info.state["llm_spent"]
+        spent = billed["prompt_tokens"] + billed["completion_tokens"]
+        assert spent >= 4000
+        # overshoot bounded by the calls in flight: concurrency x (prompt + max_tokens)
+        assert spent < 4000 + 2 * (3000 + cfg.llm.max_tokens)
+        assert [e for e in store.events(run.id) if e["kind"] == "budget"]
+        n = len(server.requests)
+        proc = run_cli("run", "--resume", run.id, "--db", db, timeout=300)
+        assert proc.returncode == 4, proc.stderr[-2000:]
+        assert "budget" in proc.stdout
+        assert len(server.requests) == n  # spent budget carried over: nothing new was sent
