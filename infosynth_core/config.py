@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,20 @@ ENV_VARS = {
 }
 
 
+def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
+    """The field names of the (nested) model at ``path`` (for "allowed keys" messages)."""
+    for part in path:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return list(model.model_fields)
+        options = typing.get_args(field.annotation) or (field.annotation,)
+        sub = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
+        if not sub:
+            return list(model.model_fields)
+        model = sub[0]
+    return list(model.model_fields)
+
+
 def validated(model: type[BaseModel], data: Mapping[str, Any], *, what: str) -> Any:
     """Validate ``data`` into ``model``; raise ConfigError naming field, value and fix."""
     try:
@@ -51,7 +66,7 @@ def validated(model: type[BaseModel], data: Mapping[str, Any], *, what: str) -> 
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
-                allowed = ", ".join(model.model_fields)
+                allowed = ", ".join(_fields_at(model, err["loc"][:-1]))
                 lines.append(f"unknown key '{field}' (allowed: {allowed})")
             else:
                 lines.append(f"'{field}' = {err.get('input')!r}: {err['msg']}")
