@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 

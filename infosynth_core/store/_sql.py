@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["utc_now", "_dumps"]
@@ -11,7 +11,7 @@ __all__ = ["utc_now", "_dumps"]
 
 def utc_now() -> str:
     """Current UTC time as ISO-8601 with microseconds and a 'Z'."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _dumps(obj: Any) -> str:
