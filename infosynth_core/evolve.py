@@ -108,10 +108,15 @@ class Evolution:
         self.control, self.progress = control, progress
         self.spent = spent
         self.stop_reason: str | None = None
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: dict[str, np.ndarray] = {}  # problem id -> embedding
+        self._cand_vectors: dict[str, np.ndarray] = {}  # statement -> embedding, until stored
         self._executor = ThreadPoolExecutor(
             max_workers=max(2, sandbox.n_workers * 2), thread_name_prefix="sandbox"
         )
+        # Embedding runs off the event loop, concurrent requests batched together.
+        from .embed import BatchingEncoder
+
+        self._encoder = BatchingEncoder(embedder)
         self._seeds: list[Problem] = []
         self._problems: dict[str, Problem] = {}
         self._pks: dict[str, int] = {}
@@ -133,6 +138,13 @@ class Evolution:
             self.store.save_run_state(self.run_id, state)
         self._state = state
         self._steps_at_start = self._steps_done()
+        if self.config.k_farthest or self.tagger is not None:
+            # One batched pass over the colonies' seeds (cached in the store across runs)
+            # instead of many small ones inside the steps.
+            pool_ids = {i for col in state["colonies"] for i in col["pool"]}
+            seeds = [p for p in self._seeds if p.id in pool_ids]
+            for p, v in zip(seeds, self._embed_texts([p.problem for p in seeds]), strict=True):
+                self._vectors[p.id] = v
 
     def _initial_state(self) -> dict[str, Any]:
         cfg = self.config
@@ -185,6 +197,7 @@ class Evolution:
             return "finished"
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
+            self._encoder.close()
 
     async def _colony(self, c: int, g: int) -> None:
         cfg = self.config
@@ -275,7 +288,7 @@ class Evolution:
         counts.step("mutation" if mutation else "crossover", proposal=proposal)
         for note in proposal.notes:
             self.store.add_event(self.run_id, "info", "engine", note, {"colony": c, "step": s})
-        kept = self._filter(proposal, pool, counts)
+        kept = await self._filter(proposal, pool, counts)
         ids = [f"g{g}-c{c}-s{s}-{j}" for j in range(len(kept))]
         results = await asyncio.gather(
             *(self._verify(pid, cand, g, c) for pid, cand in zip(ids, kept, strict=True))
@@ -284,7 +297,7 @@ class Evolution:
             counts.outcome(cand.operator, problem.status, problem.metadata.get("usage", {}))
         return ids
 
-    def _filter(self, proposal: Proposal, pool: list[Problem], counts: GenerationCounts):
+    async def _filter(self, proposal: Proposal, pool: list[Problem], counts: GenerationCounts):
         cfg = self.config
         cands = [c for c in proposal.candidates if c.problem.strip()]
         for cand in cands:
@@ -316,8 +329,10 @@ class Evolution:
             else:
                 fresh.append(cand)
         if cfg.k_farthest and len(fresh) > cfg.keep:
-            cvec = self._embed_texts([c.problem for c in fresh])
-            pvec = self._pool_vectors(pool)
+            cvec = await self._embed_async([c.problem for c in fresh])
+            for cand, vec in zip(fresh, cvec, strict=True):
+                self._cand_vectors[cand.problem] = vec
+            pvec = await self._pool_vectors(pool)
             order = k_farthest(cvec, pvec, cfg.keep, mode=cfg.similarity)
             fresh = [fresh[i] for i in sorted(int(i) for i in order)]
         for cand in fresh:
@@ -327,10 +342,13 @@ class Evolution:
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.embedder.encode(texts), dtype=np.float64)
 
-    def _pool_vectors(self, pool: list[Problem]) -> np.ndarray:
+    async def _embed_async(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(await self._encoder.encode(texts), dtype=np.float64)
+
+    async def _pool_vectors(self, pool: list[Problem]) -> np.ndarray:
         missing = [p for p in pool if p.id not in self._vectors]
         if missing:
-            vecs = self._embed_texts([p.problem for p in missing])
+            vecs = await self._embed_async([p.problem for p in missing])
             for p, v in zip(missing, vecs, strict=True):
                 self._vectors[p.id] = v
         return np.stack([self._vectors[p.id] for p in pool]) if pool else np.zeros((0, 1))
@@ -341,8 +359,13 @@ class Evolution:
         if existing is not None and existing.status != "unverified":
             return existing  # verified (or failed) before a restart: reuse, don't redo
         topics = tuple(cand.topics)
-        if not topics and self.tagger is not None:
-            topics = tuple(self.tagger.tag_vectors(self._embed_texts([cand.problem]))[0])
+        vec = self._cand_vectors.pop(cand.problem, None)
+        if vec is None and (self.tagger is not None or self.config.k_farthest):
+            vec = (await self._embed_async([cand.problem]))[0]
+        if vec is not None:
+            self._vectors[pid] = vec  # the pool's vector when this problem becomes a parent
+        if not topics and self.tagger is not None and vec is not None:
+            topics = tuple(self.tagger.tag_vectors(vec[None, :])[0])
         problem = Problem(
             id=pid,
             problem=cand.problem,
