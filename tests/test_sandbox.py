@@ -196,3 +196,19 @@ def test_sandbox_close_leaves_no_process_or_file_behind():
             not Path(f"/proc/{pid}").exists()
             or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
         )
+
+
+def test_sandbox_started_from_a_short_lived_thread_keeps_its_workers():
+    # bubblewrap's --die-with-parent follows the thread that started a worker; the pool
+    # starts every worker from one long-lived thread, so workers outlive the caller's thread.
+    import threading
+
+    sb = Sandbox(workers=1, coverage=False, limits=Limits(timeout_s=5))
+    t = threading.Thread(target=sb.start)
+    t.start()
+    t.join()
+    try:
+        for i in range(3):
+            assert sb.run(SOL, TESTS, id=f"after-thread-{i}").status == "passed"
+    finally:
+        sb.close()

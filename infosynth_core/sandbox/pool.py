@@ -83,6 +83,17 @@ def collect_tests(tests: str) -> tuple[list[str], int, list[str]]:
     return names, n_asserts, notes
 
 
+#: Every worker process is started from this one long-lived thread. bubblewrap's
+#: ``--die-with-parent`` (PR_SET_PDEATHSIG) fires when the *thread* that forked it exits, so a
+#: worker started from a short-lived thread (an executor thread, ``asyncio.to_thread``) would
+#: die with that thread.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+
+
+def _new_worker(level: str, limits: Limits) -> _Worker:
+    return _SPAWNER.submit(_Worker, level, limits).result()
+
+
 class _Worker:
     """One sandboxed zygote process and the pipes to it."""
 
@@ -214,7 +225,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         if not self._started:
             for _ in range(self.n_workers):
-                w = _Worker(self.isolation, self.limits)
+                w = _new_worker(self.isolation, self.limits)
                 self._all.append(w)
                 self._idle.put(w)
             self._started = True
@@ -236,7 +247,7 @@ class Sandbox:
 
     def _replace(self, dead: _Worker) -> _Worker:
         dead.kill()
-        fresh = _Worker(self.isolation, self.limits)
+        fresh = _new_worker(self.isolation, self.limits)
         with self._lock:
             self._all = [w for w in self._all if w is not dead] + [fresh]
         return fresh
