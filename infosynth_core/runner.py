@@ -242,8 +242,9 @@ def execute(
     except ValueError:  # not the main thread (tests, dashboard threads)
         old_handler = None
 
+    paused = {"now": False}  # shared by the colonies, which all wait while paused
+
     async def control() -> str | None:
-        paused = False
         while True:
             if term["stop"]:
                 return "stop"
@@ -251,13 +252,14 @@ def execute(
             if current == "stop":
                 return "stop"
             if current == "pause":
-                if not paused:
+                if not paused["now"]:
+                    paused["now"] = True
                     store.update_run(run_id, status="paused")
                     store.add_event(run_id, "info", "control", "paused between steps")
-                    paused = True
                 await asyncio.sleep(poll_s)
                 continue
-            if paused:
+            if paused["now"]:
+                paused["now"] = False
                 store.update_run(run_id, status="running")
                 store.add_event(run_id, "info", "control", "resumed")
             return None
