@@ -2,7 +2,8 @@
 
 The whole loop runs (LLM engine through the real ``openai`` client, k-farthest with sentence
 embeddings, MinHash dedup, verification in the sandbox, every step written to SQLite) against
-``tests/openai_server.py`` answering with the scripted model after ``L`` seconds per request.
+``tests/openai_server.py`` (in its own process, as a real endpoint would be) answering with the
+scripted model after ``L`` seconds per request.
 Same run, same machine, three configurations:
 
 - **sequential**: concurrency 1 (one request at a time, the shape of a simple script);
@@ -19,6 +20,7 @@ do not grow with the run). Efficiency = achieved requests per second / (c / L).
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import sys
 import tempfile
 import time
@@ -36,19 +38,36 @@ from infosynth_core.config import load_run_config  # noqa: E402
 from infosynth_core.store import Store  # noqa: E402
 
 LATENCY_S = 0.2
-CONCURRENCY = 16
+CONCURRENCY = (4, 8, 16)
+
+
+def _serve(conn) -> None:
+    """The scripted server in its own process (as a real endpoint would be): sends its URL,
+    serves until told to stop, then sends what it saw."""
+    with FakeOpenAIServer(ScriptedLLM(), latency_s=LATENCY_S) as server:
+        conn.send(server.base_url)
+        conn.recv()
+        conn.send(
+            {
+                "requests": len(server.requests),
+                "times": sorted(server.request_times),
+                "max_in_flight": server.max_in_flight,
+            }
+        )
 
 
 def one(concurrency: int, *, colonies: int, generations: int, steps: int) -> dict:
-    with tempfile.TemporaryDirectory() as d, FakeOpenAIServer(
-        ScriptedLLM(), latency_s=LATENCY_S
-    ) as server:
+    parent, child = mp.Pipe()
+    proc = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
+    proc.start()
+    base_url = parent.recv()
+    with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "bench.db")
         cfg = load_run_config(
             overrides={
                 "engine": "llm",
                 "llm": {
-                    "base_url": server.base_url,
+                    "base_url": base_url,
                     "model": "scripted",
                     "api_key_env": "BENCH_NO_KEY",
                     "concurrency": concurrency,
@@ -65,10 +84,13 @@ def one(concurrency: int, *, colonies: int, generations: int, steps: int) -> dic
         t0 = time.monotonic()
         status = runner.execute(store, run.id)
         total_wall = time.monotonic() - t0
-        times = sorted(server.request_times)
+        parent.send("stop")
+        seen = parent.recv()
+        proc.join(10)
+        times = seen["times"]
         window = times[-1] - times[0] + LATENCY_S
         verified = len(runner.benchmark_problems(store, run.id))
-        n = len(server.requests)
+        n = seen["requests"]
         return {
             "status": status,
             "concurrency": concurrency,
@@ -79,41 +101,46 @@ def one(concurrency: int, *, colonies: int, generations: int, steps: int) -> dic
             "requests_per_s": n / window,
             "problems_per_min": 60.0 * verified / window,
             "requests_per_problem": n / verified if verified else None,
-            "max_in_flight": server.max_in_flight,
+            "max_in_flight": seen["max_in_flight"],
         }
 
 
 def main() -> None:
-    c = CONCURRENCY
     seq = one(1, colonies=2, generations=1, steps=2)
-    con = one(c, colonies=2 * c, generations=2, steps=3)
-    ideal_rps = c / LATENCY_S
-    ideal_ppm = 60.0 * ideal_rps / con["requests_per_problem"]
-    result = {
-        "latency_s": LATENCY_S,
-        "concurrency": c,
-        "sequential": seq,
-        "concurrent": con,
-        "ideal_requests_per_s": ideal_rps,
-        "ideal_problems_per_min": ideal_ppm,
-        "efficiency": con["requests_per_s"] / ideal_rps,
-        "speedup_vs_sequential": con["problems_per_min"] / seq["problems_per_min"],
-    }
+    rows = []
+    for c in CONCURRENCY:
+        con = one(c, colonies=4 * c, generations=2, steps=4)
+        ideal_rps = c / LATENCY_S
+        rows.append(
+            {
+                **con,
+                "ideal_requests_per_s": ideal_rps,
+                "ideal_problems_per_min": 60.0 * ideal_rps / con["requests_per_problem"],
+                "efficiency": con["requests_per_s"] / ideal_rps,
+                "speedup_vs_sequential": con["problems_per_min"] / seq["problems_per_min"],
+            }
+        )
+    result = {"latency_s": LATENCY_S, "sequential": seq, "concurrent": rows}
     out = ROOT / "bench" / "results" / "loop.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"latency {LATENCY_S * 1000:.0f} ms per request, concurrency c = {c}\n")
-    print("| loop | requests/s | problems/min | verified | requests | window (s) |")
-    print("|---|---|---|---|---|---|")
-    for name, r in (("sequential (c = 1)", seq), (f"InfoSynth (c = {c})", con)):
-        print(
-            f"| {name} | {r['requests_per_s']:.1f} | {r['problems_per_min']:.0f} | "
-            f"{r['verified']} | {r['requests']} | {r['window_s']:.1f} |"
-        )
-    print(f"| ideal c/L | {ideal_rps:.1f} | {ideal_ppm:.0f} | | | |")
+    print(f"latency {LATENCY_S * 1000:.0f} ms per request\n")
     print(
-        f"\nefficiency {100 * result['efficiency']:.0f}% of ideal; "
-        f"{result['speedup_vs_sequential']:.1f}x the sequential loop"
+        "| loop | requests/s | ideal c/L | % of ideal | problems/min | x sequential | "
+        "verified | requests |"
     )
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| sequential (c = 1) | {seq['requests_per_s']:.1f} | {1 / LATENCY_S:.1f} | "
+        f"{100 * seq['requests_per_s'] * LATENCY_S:.0f}% | {seq['problems_per_min']:.0f} | 1.0 | "
+        f"{seq['verified']} | {seq['requests']} |"
+    )
+    for r in rows:
+        print(
+            f"| InfoSynth (c = {r['concurrency']}) | {r['requests_per_s']:.1f} | "
+            f"{r['ideal_requests_per_s']:.0f} | {100 * r['efficiency']:.0f}% | "
+            f"{r['problems_per_min']:.0f} | {r['speedup_vs_sequential']:.1f} | {r['verified']} | "
+            f"{r['requests']} |"
+        )
 
 
 if __name__ == "__main__":

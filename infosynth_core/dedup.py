@@ -30,6 +30,7 @@ __all__ = [
     "embedding_near_duplicates",
     "ContaminationReport",
     "contamination_report",
+    "GrowingIndex",
 ]
 
 # Words (Unicode letters, digits, underscore) and single basic punctuation marks are tokens;
@@ -396,3 +397,47 @@ def embedding_near_duplicates(
         keep = cols > rows  # drop self pairs and pairs already seen the other way round
         pairs.extend(zip((rows[keep] + start).tolist(), (cols[keep] + start).tolist(), strict=True))
     return _groups(ids, pairs)
+
+
+class GrowingIndex:
+    """A MinHash-LSH index that grows as problems are added (one per colony in the loop).
+
+    Signatures are computed once per text (``minhashes``) and kept; ``query`` confirms LSH
+    hits with ``MinHash.jaccard``. Parameters as in :func:`near_duplicates`.
+    """
+
+    def __init__(self, *, threshold: float = 0.75, num_perm: int = 250, n: int = 5, seed: int = 1):
+        _check_params("GrowingIndex", threshold, num_perm, n, seed)
+        self.threshold, self.num_perm, self.n, self.seed = float(threshold), num_perm, n, seed
+        params = _lsh_params(self.threshold, num_perm)
+        self._lsh = MinHashLSH(threshold=self.threshold, num_perm=num_perm, params=params)
+        self._sigs: dict[str, MinHash] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._sigs
+
+    def __len__(self) -> int:
+        return len(self._sigs)
+
+    def signatures(self, texts: Sequence[str]) -> list[MinHash]:
+        return minhashes(texts, num_perm=self.num_perm, n=self.n, seed=self.seed)
+
+    def add(self, keys: Sequence[str], texts: Sequence[str] | None = None, *, sigs=None) -> None:
+        """Index ``keys`` by their texts (or by ready ``sigs``); known keys are skipped."""
+        sigs = list(sigs) if sigs is not None else self.signatures(list(texts or []))
+        for key, sig in zip(keys, sigs, strict=True):
+            if key not in self._sigs:
+                self._sigs[key] = sig
+                if not sig.is_empty():
+                    self._lsh.insert(key, sig)
+
+    def query(self, sigs: Sequence[MinHash]) -> list[list[str]]:
+        """For each signature, the indexed keys at or above the threshold (sorted)."""
+        out = []
+        for sig in sigs:
+            if sig.is_empty():
+                out.append([])
+                continue
+            hits = self._lsh.query(sig)
+            out.append(sorted(k for k in hits if sig.jaccard(self._sigs[k]) >= self.threshold))
+        return out

@@ -54,15 +54,10 @@ __all__ = ["Evolution", "StepControl"]
 StepControl = Callable[[], Awaitable[str | None]]
 
 
-def _rng_state(rng: random.Random) -> list:
-    version, internal, gauss = rng.getstate()
-    return [version, list(internal), gauss]
-
-
-def _rng_from(state: list) -> random.Random:
-    rng = random.Random()
-    rng.setstate((state[0], tuple(state[1]), state[2]))
-    return rng
+def step_rng(random_state: int, colony: int, generation: int, step: int) -> random.Random:
+    """The random stream of one colony step: a function of where the step is, so a resumed
+    or differently scheduled run draws exactly the same numbers."""
+    return random.Random(f"infosynth:{random_state}:colony:{colony}:gen:{generation}:step:{step}")
 
 
 class Evolution:
@@ -110,6 +105,10 @@ class Evolution:
         self.stop_reason: str | None = None
         self._vectors: dict[str, np.ndarray] = {}  # problem id -> embedding
         self._cand_vectors: dict[str, np.ndarray] = {}  # statement -> embedding, until stored
+        self._indexes: dict[int, dedup.GrowingIndex] = {}  # colony -> MinHash-LSH of its pool
+        self._sigs: dict = {}  # problem id -> MinHash signature
+        self._cand_sigs: dict = {}  # statement -> MinHash signature, until stored
+        self._benchmark: set[str] = set()  # ids of verified, non-duplicate problems
         self._executor = ThreadPoolExecutor(
             max_workers=max(2, sandbox.n_workers * 2), thread_name_prefix="sandbox"
         )
@@ -131,6 +130,8 @@ class Evolution:
         self._problems = {p.id: p for p in self._seeds}
         for sp in self.store.problems(run_id=self.run_id):
             self._problems[sp.problem.id] = sp.problem
+            if self._in_benchmark(sp.problem):
+                self._benchmark.add(sp.problem.id)
             self._pks[sp.problem.id] = sp.pk
         state = dict(run.state or {})
         if not state.get("colonies"):
@@ -153,7 +154,7 @@ class Evolution:
         for c in range(cfg.colonies):
             rng = random.Random(f"infosynth:{cfg.random_state}:colony:{c}")
             pool = rng.sample(ids, min(cfg.seeds_per_colony, len(ids)))
-            colonies.append({"pool": pool, "rng": _rng_state(rng), "steps_done": 0})
+            colonies.append({"pool": pool, "steps_done": 0})
         return {
             "version": 1,
             "generation": 1,
@@ -210,7 +211,7 @@ class Evolution:
             if self.control is not None and await self.control() == "stop":
                 self.stop_reason = self.stop_reason or "stopped"
                 return
-            rng = _rng_from(col["rng"])
+            rng = step_rng(cfg.random_state, c, g, col["steps_done"])
             counts = GenerationCounts()
             try:
                 new_ids = await self._step(c, g, col["steps_done"], rng, counts)
@@ -220,21 +221,19 @@ class Evolution:
                 return
             col = self._state["colonies"][c]
             col["pool"] = col["pool"] + new_ids
-            col["rng"] = _rng_state(rng)
             col["steps_done"] += 1
             merged = GenerationCounts.from_dict(self._state["counts"])
             merged.add(counts)
             self._state["counts"] = merged.to_dict()
             self._state["usage"] = (Usage(**self._state["usage"]) + counts.usage()).to_dict()
-            self._state["verified"] = self._count_verified()
+            self._state["verified"] = len(self._benchmark)
             self._save()
             self._report(g)
 
-    def _count_verified(self) -> int:
-        return sum(
-            1
-            for p in self._problems.values()
-            if p.origin.operator != "seed"
+    @staticmethod
+    def _in_benchmark(p: Problem) -> bool:
+        return (
+            p.origin.operator != "seed"
             and p.status == "passed"
             and "duplicate_of" not in p.metadata
         )
@@ -288,8 +287,10 @@ class Evolution:
         counts.step("mutation" if mutation else "crossover", proposal=proposal)
         for note in proposal.notes:
             self.store.add_event(self.run_id, "info", "engine", note, {"colony": c, "step": s})
-        kept = await self._filter(proposal, pool, counts)
+        kept = await self._filter(proposal, pool, counts, c)
         ids = [f"g{g}-c{c}-s{s}-{j}" for j in range(len(kept))]
+        for pid, cand in zip(ids, kept, strict=True):
+            self._sigs[pid] = self._cand_sigs.pop(cand.problem)
         results = await asyncio.gather(
             *(self._verify(pid, cand, g, c) for pid, cand in zip(ids, kept, strict=True))
         )
@@ -297,44 +298,58 @@ class Evolution:
             counts.outcome(cand.operator, problem.status, problem.metadata.get("usage", {}))
         return ids
 
-    async def _filter(self, proposal: Proposal, pool: list[Problem], counts: GenerationCounts):
+    def _index(self, c: int, pool: list[Problem]) -> dedup.GrowingIndex:
+        """Colony ``c``'s MinHash-LSH index, brought up to date with its pool."""
+        cfg = self.config
+        index = self._indexes.get(c)
+        if index is None:
+            index = self._indexes[c] = dedup.GrowingIndex(
+                threshold=cfg.dedup_threshold, num_perm=cfg.dedup_permutations
+            )
+        missing = [p for p in pool if p.id not in index]
+        unsigned = [p for p in missing if p.id not in self._sigs]
+        if unsigned:
+            sigs = index.signatures([p.problem for p in unsigned])
+            self._sigs.update({p.id: sig for p, sig in zip(unsigned, sigs, strict=True)})
+        index.add([p.id for p in missing], sigs=[self._sigs[p.id] for p in missing])
+        return index
+
+    async def _filter(
+        self, proposal: Proposal, pool: list[Problem], counts: GenerationCounts, c: int
+    ):
         cfg = self.config
         cands = [c for c in proposal.candidates if c.problem.strip()]
         for cand in cands:
             counts.bump(cand.operator, "proposed")
         if not cands:
             return []
-        cids = [f"cand-{i}" for i in range(len(cands))]
-        dups = dedup.cross_duplicates(
-            cids,
-            [c.problem for c in cands],
-            [p.id for p in pool],
-            [p.problem for p in pool],
-            threshold=cfg.dedup_threshold,
-            num_perm=cfg.dedup_permutations,
-        )
-        within = dedup.near_duplicates(
-            cids,
-            [c.problem for c in cands],
-            threshold=cfg.dedup_threshold,
-            num_perm=cfg.dedup_permutations,
-        )
-        dropped = set(dups)
-        for group in within:
-            dropped.update(i for i in group.ids if i != group.kept)
-        fresh = []
-        for cid, cand in zip(cids, cands, strict=True):
-            if cid in dropped:
+        index = self._index(c, pool)
+        sigs = index.signatures([cand.problem for cand in cands])
+        hits = index.query(sigs)
+        fresh, fresh_sigs = [], []
+        for cand, sig, hit in zip(cands, sigs, hits, strict=True):
+            twin = any(
+                not sig.is_empty() and sig.jaccard(other) >= cfg.dedup_threshold
+                for other in fresh_sigs
+            )
+            if hit or twin:  # near-duplicate of the pool or of an earlier candidate
                 counts.bump(cand.operator, "duplicates")
             else:
                 fresh.append(cand)
+                fresh_sigs.append(sig)
+                self._cand_sigs[cand.problem] = sig
         if cfg.k_farthest and len(fresh) > cfg.keep:
             cvec = await self._embed_async([c.problem for c in fresh])
             for cand, vec in zip(fresh, cvec, strict=True):
                 self._cand_vectors[cand.problem] = vec
             pvec = await self._pool_vectors(pool)
             order = k_farthest(cvec, pvec, cfg.keep, mode=cfg.similarity)
-            fresh = [fresh[i] for i in sorted(int(i) for i in order)]
+            chosen = sorted(int(i) for i in order)
+            for i, cand in enumerate(fresh):
+                if i not in chosen:
+                    self._cand_sigs.pop(cand.problem, None)
+                    self._cand_vectors.pop(cand.problem, None)
+            fresh = [fresh[i] for i in chosen]
         for cand in fresh:
             counts.bump(cand.operator, "kept")
         return fresh
@@ -418,6 +433,8 @@ class Evolution:
         final = problem.model_copy(update=update)
         self.store.update_problem(pk, final)
         self._problems[pid] = final
+        if self._in_benchmark(final):
+            self._benchmark.add(pid)
         return final
 
     # ------------------------------------------------------------------ generation end
@@ -446,6 +463,7 @@ class Evolution:
                 updated = p.model_copy(update={"metadata": meta})
                 self.store.update_problem(self._pks[pid], updated)
                 self._problems[pid] = updated
+                self._benchmark.discard(pid)
                 merged += 1
         benchmark = [
             p

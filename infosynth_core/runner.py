@@ -248,7 +248,7 @@ def execute(
         while True:
             if term["stop"]:
                 return "stop"
-            current = store.get_run(run_id).control
+            current = store.run_control(run_id)
             if current == "stop":
                 return "stop"
             if current == "pause":

@@ -59,6 +59,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the client's pool reuses connections
     timeout = 60  # idle keep-alive connections close after a minute
+    # Headers and body go out in separate writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (~40 ms), which would add to every answer's latency.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -227,14 +230,25 @@ class FakeOpenAIServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             fault, draw = self._next_fault()
-            if self.latency_s:
-                time.sleep(self.latency_s)
-            self._answer(h, body, fault, draw)
+            self._answer(h, body, fault, draw, time.monotonic() + self.latency_s)
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def _answer(self, h: _Handler, body: dict[str, Any], fault: str | None, draw: int) -> None:
+    def _answer(
+        self, h: _Handler, body: dict[str, Any], fault: str | None, draw: int, due: float
+    ) -> None:
+        """Answer at ``due`` (arrival + latency): the responder's own work happens inside the
+        latency, so every answer takes ``latency_s`` (or the responder's time, if longer)."""
+        text = None
+        if fault is None:
+            try:
+                text = self.responder(body)
+            except Exception as exc:  # noqa: BLE001 - a broken responder is the test's bug: answer 500 naming it
+                time.sleep(max(0.0, due - time.monotonic()))
+                h._json(500, _error(f"responder raised {type(exc).__name__}: {exc}", "responder"))
+                return
+        time.sleep(max(0.0, due - time.monotonic()))
         if fault == "429":
             h._json(429, _error("Rate limit reached", "rate_limit_exceeded"), {"Retry-After": "0"})
             return
@@ -261,12 +275,8 @@ class FakeOpenAIServer:
             rng = random.Random(draw)
             chars = string.ascii_letters + string.punctuation + " "
             text = "".join(rng.choice(chars) for _ in range(rng.randint(20, 200)))
-        else:
-            try:
-                text = self.responder(body)
-            except Exception as exc:  # noqa: BLE001 - a broken responder is the test's bug: answer 500 naming it
-                h._json(500, _error(f"responder raised {type(exc).__name__}: {exc}", "responder"))
-                return
+        elif text is None:  # after a timeout fault: answer late, as a slow server would
+            text = self.responder(body)
         h._json(200, self._completion(body, text))
 
     def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:

@@ -439,6 +439,13 @@ class Store(RunRecordsMixin, CacheMixin):
             )
         return self.get_run(run_id)
 
+    def run_control(self, run_id: str) -> str | None:
+        """Only the control of a run (pause | stop | None): the runner's cheap per-step read."""
+        rows = self._query("SELECT control FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(f"No run with id '{run_id}' in the store at '{self.path}'.")
+        return rows[0]["control"]
+
     def save_run_state(self, run_id: str, state: dict[str, Any]) -> None:
         """Replace the runner's checkpoint of a run (JSON-serializable ``state``)."""
         with self.transaction() as conn:
