@@ -255,8 +255,12 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     config = validated(LLMConfig, llm, what="evaluation endpoint")
     ks = tuple(int(k) for k in args.k.split(",")) if args.k else tuple(sorted({1, args.samples}))
 
-    def progress(done: int, total: int) -> None:
-        print(f"evaluated {done}/{total}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+
+    def progress(done: int, total: int, _result=None) -> None:
+        elapsed = time.monotonic() - started
+        eta = elapsed / done * (total - done) if done else None
+        print(f"answered {done}/{total} · {_fmt_eta(eta)}", file=sys.stderr, flush=True)
 
     async def go():
         client = LLMClient(config, store=store, run_id=args.run_id)

@@ -184,3 +184,56 @@ def test_budget_cap_stops_the_run_cleanly_and_resume_respects_it(tmp_path):
         assert proc.returncode == 4, proc.stderr[-2000:]
         assert "budget" in proc.stdout
         assert len(server.requests) == n  # spent budget carried over: nothing new was sent
+
+
+def test_cli_evaluate_reports_pass_fail_error_and_pass_at_k(tmp_path):
+    db = tmp_path / "s.db"
+    store = Store(db)
+    with FakeOpenAIServer(ScriptedLLM()) as server:
+        run = runner.create_run(store, _config(server, generations=1))
+        assert runner.execute(store, run.id) == "finished"
+        n = len(runner.benchmark_problems(store, run.id))
+        assert n >= 2
+        proc = run_cli(
+            "evaluate",
+            run.id,
+            "--db",
+            db,
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--samples",
+            "3",
+            "--api-key-env",
+            "NO_KEY_HERE",
+            "--json",
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        report = json.loads(proc.stdout)
+        assert report["n_problems"] == n and report["n_answers"] == 3 * n
+        pcts = [report[f"pct_{o}"] for o in ("pass", "fail", "error")]
+        assert abs(sum(pcts) - 100.0) < 1e-6
+        assert set(report["pass_at_k"]) == {"1", "3"}
+        assert 0.0 <= report["pass_at_k"]["1"] <= report["pass_at_k"]["3"] <= 1.0
+        # the mixed-correctness scripted model gets some right and some wrong
+        assert 0 < report["pct_pass"] < 100
+        table = run_cli(
+            "evaluate",
+            run.id,
+            "--db",
+            db,
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--samples",
+            "3",
+            "--api-key-env",
+            "NO_KEY_HERE",
+        )
+        assert "pass@1" in table.stdout and table.returncode == 0
+    assert [e for e in store.events(run.id) if e["kind"] == "evaluation"]
+    proc = run_cli("evaluate", "no-such-run", "--db", db, "--model", "m")
+    assert proc.returncode == 1 and "no-such-run" in proc.stderr
