@@ -11,6 +11,11 @@ navigation = st.navigation(
     [
         st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:", default=True),
         st.Page("pages/seeds.py", title="Seeds", icon=":material/eco:"),
+        st.Page("pages/synthesize.py", title="Synthesize", icon=":material/play_circle:"),
+        st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
+        st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grading:"),
     ]
 )
 st.sidebar.caption("InfoSynth · novel, diverse, verified coding benchmarks")

@@ -42,29 +42,49 @@ c3.metric("Seed problems", sum(s.n_problems for s in seed_sets))
 if not runs:
     st.info(
         "**No runs yet.** A run evolves a seed set into new, verified problems. "
-        "Your seed sets are ready: look at them (or upload your own) on the **Seeds** page. "
+        "Your seed sets are ready: look at them (or upload your own) on the **Seeds** page, "
+        "then start a run on the **Synthesize** page (the offline engine needs no API key). "
         "Runs appear here as soon as one is started.",
         icon=":material/info:",
     )
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
+    c1, c2 = st.columns(2)
+    c1.page_link("pages/synthesize.py", label="Go to Synthesize", icon=":material/play_circle:")
+    c2.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
 else:
+    from infosynth_core.monitor import run_progress
+
     names = {s.id: s.name for s in seed_sets}
+    rows = []
+    for r in reversed(runs):
+        p = run_progress(store, r.id)
+        rows.append(
+            {
+                "run": r.id,
+                "name": r.name,
+                "status": p["status"],
+                "engine": p["engine"],
+                "progress": p["fraction"],
+                "verified": p["verified"],
+                "tokens": p["tokens"],
+                "seed set": names.get(r.seed_set_id, ""),
+                "created": r.created_at,
+            }
+        )
     st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "run": r.id,
-                    "name": r.name,
-                    "status": r.status,
-                    "seed set": names.get(r.seed_set_id, ""),
-                    "created": r.created_at,
-                    "updated": r.updated_at,
-                }
-                for r in reversed(runs)
-            ]
-        ),
+        pd.DataFrame(rows),
         hide_index=True,
         key="runs_table",
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)
+        },
+    )
+    c1, c2, c3 = st.columns(3)
+    c1.page_link("pages/synthesize.py", label="Start or watch a run", icon=":material/play_circle:")
+    c2.page_link(
+        "pages/explore.py", label="Explore the map and curves", icon=":material/scatter_plot:"
+    )
+    c3.page_link(
+        "pages/review.py", label="Review and export problems", icon=":material/fact_check:"
     )
 
 st.subheader("Seed sets")

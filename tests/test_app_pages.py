@@ -10,7 +10,15 @@ from streamlit.testing.v1 import AppTest
 
 from infosynth_core import Store, load_bundled_seeds
 
-PAGES = ["pages/runs.py", "pages/seeds.py"]
+PAGES = [
+    "pages/runs.py",
+    "pages/seeds.py",
+    "pages/synthesize.py",
+    "pages/explore.py",
+    "pages/review.py",
+    "pages/compare.py",
+    "pages/evaluate.py",
+]
 
 
 @pytest.fixture(autouse=True)

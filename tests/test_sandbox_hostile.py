@@ -24,17 +24,35 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _zygotes() -> int:
-    """Sandbox worker processes (python …/sandbox/worker.py, not the bwrap wrappers)."""
-    n = 0
+def _zygotes(sandbox) -> int:
+    """Sandbox worker processes (python …/sandbox/worker.py, not the bwrap wrappers) under this
+    sandbox's own workers: the zygotes and any forked child that survived its run. Other
+    sandboxes on the machine (parallel test runs) are not counted."""
+    parent, argv_of = {}, {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+            argv_of[int(pid)] = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and b"bwrap" not in argv[0] and any(a.endswith(b"sandbox/worker.py") for a in argv):
-            n += 1
-    return n
+        parent[int(pid)] = int(stat.rsplit(b")", 1)[1].split()[1])
+    roots = {w.proc.pid for w in sandbox._all}
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid in roots:
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    return sum(
+        1
+        for pid, argv in argv_of.items()
+        if argv
+        and b"bwrap" not in argv[0]
+        and any(a.endswith(b"sandbox/worker.py") for a in argv)
+        and ours(pid)
+    )
 
 
 def _host_processes_with(marker: bytes) -> list[int]:
@@ -69,7 +87,7 @@ def _run(sandbox, solution: str, tests: str = ""):
     assert elapsed < TIMEOUT + MARGIN, (elapsed, r.notes)
     assert r.status != "passed", r.to_dict()
     assert SECRET not in r.stdout + r.stderr + " ".join(r.notes) + " ".join(r.errors.values())
-    assert _zygotes() == 2, "a worker is missing or a forked child survived"
+    assert _zygotes(sandbox) == 2, "a worker is missing or a forked child survived"
     return r
 
 
