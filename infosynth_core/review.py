@@ -1,0 +1,452 @@
+"""Curating a run: review table, bulk decisions, edits re-verified in the sandbox, export.
+
+Everything the dashboard's Review page shows or does is computed here, so it can be tested
+without Streamlit:
+
+- :func:`review_frame` — one row per problem of a run, filtered and searched;
+- :func:`set_review` — accept / reject / reset many problems in one transaction;
+- :func:`edit_problem` — change statement, solution or tests; the new content is run in the
+  sandbox at once and stored with its verdict, an attempt and an ``edited`` review row;
+- :func:`problem_detail` — one problem with its attempts, reviews, lineage and a diff
+  against its first parent;
+- :func:`export_accepted` — the accepted problems as JSONL, Parquet or a HF dataset folder.
+
+Example
+-------
+>>> frame = review_frame(store, run_id, search="prime", status="passed")  # doctest: +SKIP
+>>> set_review(store, frame["pk"].tolist(), "accepted")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from .errors import ConfigError, ExportError, NotFoundError
+from .export import EXPORT_FORMATS, ExportResult, export_from_store
+from .problem import REVIEWS, Problem
+from .sandbox import Limits, RunResult, Sandbox
+from .store import Attempt, Store, StoredProblem, utc_now
+
+__all__ = [
+    "REVIEW_DECISIONS",
+    "FRAME_COLUMNS",
+    "EditResult",
+    "review_frame",
+    "review_summary",
+    "set_review",
+    "edit_problem",
+    "problem_detail",
+    "export_accepted",
+    "default_export_path",
+    "accepted_jsonl",
+    "sandbox_for_run",
+]
+
+REVIEW_DECISIONS = ("accepted", "rejected", "pending")  # REVIEWS, in button order
+FRAME_COLUMNS = (
+    "pk",
+    "id",
+    "statement",
+    "operator",
+    "generation",
+    "colony",
+    "topics",
+    "difficulty",
+    "status",
+    "review",
+    "rounds",
+    "coverage",
+)
+_EDITABLE = {"problem": "statement", "solution": "solution", "tests": "tests"}
+_EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": "-hf"}
+
+
+def _short(text: str, n: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _wanted(value: Any, name: str) -> set | None:
+    """A filter value (None, one value or several) as a set; None means 'any'."""
+    if value is None:
+        return None
+    if isinstance(value, (str, int)):
+        return {value}
+    if isinstance(value, Iterable):
+        return set(value)
+    raise ConfigError(
+        f"The '{name}' filter of review_frame must be None, a value or a list of values; "
+        f"got {value!r}."
+    )
+
+
+def _passing_coverage(attempts: Sequence[Attempt]) -> float | None:
+    passing = [a for a in attempts if a.status == "passed"]
+    return passing[-1].details.get("coverage") if passing else None
+
+
+def review_frame(
+    store: Store,
+    run_id: str,
+    *,
+    search: str = "",
+    status: str | Iterable[str] | None = None,
+    review: str | Iterable[str] | None = None,
+    operator: str | Iterable[str] | None = None,
+    generation: int | Iterable[int] | None = None,
+) -> pd.DataFrame:
+    """The run's problems as a review table, one row each, in generation order.
+
+    Columns (:data:`FRAME_COLUMNS`): ``pk``, ``id``, ``statement`` (shortened), ``operator``,
+    ``generation``, ``colony``, ``topics`` (comma-separated), ``difficulty``, ``status``,
+    ``review``, ``rounds`` (verification attempts) and ``coverage`` (share of the solution's
+    statements run by the tests in the last passing attempt; None when none passed).
+
+    ``search`` matches the statement, id or topics, case-insensitively; each filter takes
+    one value or several (any of them matches); None keeps every row.
+    Raises NotFoundError for an unknown run.
+    """
+    store.get_run(run_id)
+    wanted = {
+        "status": _wanted(status, "status"),
+        "review": _wanted(review, "review"),
+        "operator": _wanted(operator, "operator"),
+        "generation": _wanted(generation, "generation"),
+    }
+    needle = search.strip().lower()
+    rows = []
+    for sp in store.problems(run_id=run_id):
+        p = sp.problem
+        topics = ", ".join(p.topics)
+        values = {
+            "status": p.status,
+            "review": p.review,
+            "operator": p.origin.operator,
+            "generation": p.origin.generation,
+        }
+        if any(w is not None and values[k] not in w for k, w in wanted.items()):
+            continue
+        if needle and not any(needle in s.lower() for s in (p.problem, p.id, topics)):
+            continue
+        attempts = store.attempts(sp.pk)
+        rows.append(
+            {
+                "pk": sp.pk,
+                "id": p.id,
+                "statement": _short(p.problem),
+                "operator": p.origin.operator,
+                "generation": p.origin.generation,
+                "colony": p.origin.colony,
+                "topics": topics,
+                "difficulty": p.difficulty or "",
+                "status": p.status,
+                "review": p.review,
+                "rounds": len(attempts),
+                "coverage": _passing_coverage(attempts),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    return frame.astype({"pk": "int64", "generation": "int64", "rounds": "int64"})
+
+
+def review_summary(store: Store, run_id: str) -> dict[str, Any]:
+    """Counts for a run's review header and filter options (cheap: no attempts read).
+
+    ``problems``, ``passed``, ``review`` (count per review state), ``accepted_not_passed``
+    (accepted but not verified), ``generations`` and ``operators`` present in the run.
+    """
+    problems = [sp.problem for sp in store.problems(run_id=run_id)]
+    return {
+        "problems": len(problems),
+        "passed": sum(p.status == "passed" for p in problems),
+        "review": {r: sum(p.review == r for p in problems) for r in REVIEWS},
+        "accepted_not_passed": sum(
+            p.review == "accepted" and p.status != "passed" for p in problems
+        ),
+        "generations": sorted({p.origin.generation for p in problems}),
+        "operators": sorted({p.origin.operator for p in problems}),
+    }
+
+
+def _unique_pks(pks: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(int(pk) for pk in pks))
+
+
+def set_review(store: Store, pks: Iterable[int], decision: str, *, note: str = "") -> int:
+    """Set the review state of problems ``pks`` to ``decision``, all in one transaction.
+
+    ``decision`` is accepted, rejected or pending. A review row is recorded for every problem
+    (the audit trail); returns how many problems changed state. Unknown pks are refused
+    before anything is written (NotFoundError naming them); a bad decision is a ConfigError.
+    """
+    if decision not in REVIEW_DECISIONS:
+        raise ConfigError(
+            f"The 'decision' parameter of set_review must be one of "
+            f"{', '.join(REVIEW_DECISIONS)}; got {decision!r}."
+        )
+    pks = _unique_pks(pks)
+    current: dict[int, str] = {}
+    missing = []
+    for pk in pks:
+        try:
+            current[pk] = store.get_problem(pk).problem.review
+        except NotFoundError:
+            missing.append(pk)
+    if missing:
+        raise NotFoundError(
+            f"set_review: no problem with pk {', '.join(map(str, missing))} in the store at "
+            f"'{store.path}'; nothing was changed. Reload the run's problems and try again."
+        )
+    with store.transaction():
+        for pk in pks:
+            store.add_review(pk, decision, note=note)
+    return sum(current[pk] != decision for pk in pks)
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """What an edit did: the stored problem, the sandbox verdict and the attempt recorded.
+
+    ``changes`` maps each changed field (``problem``, ``solution``, ``tests``, ``status``)
+    to ``[old, new]``, as in the ``edited`` review row.
+    """
+
+    pk: int
+    problem: Problem
+    result: RunResult
+    attempt: Attempt
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.result.status == "passed"
+
+
+def _validated_edit(old: Problem, updates: dict[str, str]) -> Problem:
+    for name, value in updates.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"The edited {_EDITABLE[name]} ('{name}') of problem '{old.id}' must not be "
+                f"blank; got {value!r}. Write it and save again; nothing was changed."
+            )
+    try:
+        return Problem.model_validate({**old.to_record(), **updates})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"The edited '{name}' of problem '{old.id}' is invalid: {err['msg']}. Fix it and "
+            "save again; nothing was changed."
+        ) from None
+
+
+def edit_problem(
+    store: Store,
+    pk: int,
+    *,
+    problem: str | None = None,
+    solution: str | None = None,
+    tests: str | None = None,
+    sandbox: Sandbox,
+    note: str = "",
+) -> EditResult:
+    """Change a problem's statement, solution and/or tests, and re-verify it in the sandbox.
+
+    The new solution runs against the new tests in ``sandbox`` (``Sandbox.run``); then, in
+    one transaction, the problem is stored with the new content, the verdict as its
+    ``status`` (passed, failed, error, timeout, unparsable) and ``origin.operator`` "edit"
+    (parents, generation and colony kept); an attempt with the next round number and the
+    execution output is added; and an ``edited`` review row records the changed fields as
+    ``[old, new]``. The first edit keeps the original statement, solution, tests, operator
+    and status in ``metadata["before_edit"]``. The review state is not changed.
+
+    Raises ConfigError naming the field when a given value is blank or invalid, or when
+    nothing differs from the stored content; NotFoundError for an unknown pk. Either way
+    nothing in the store changes.
+    """
+    old = store.get_problem(pk).problem
+    given = {"problem": problem, "solution": solution, "tests": tests}
+    updates = {k: v for k, v in given.items() if v is not None and v != getattr(old, k)}
+    if not updates:
+        raise ConfigError(
+            f"edit_problem got nothing new for problem '{old.id}' (pk {pk}): pass a "
+            "'problem', 'solution' or 'tests' that differs from the stored one."
+        )
+    edited = _validated_edit(old, updates)
+    result = sandbox.run(edited.solution or "", edited.tests or "", id=old.id)
+
+    metadata = dict(old.metadata)
+    metadata.setdefault(
+        "before_edit",
+        {
+            "problem": old.problem,
+            "solution": old.solution,
+            "tests": old.tests,
+            "operator": old.origin.operator,
+            "status": old.status,
+        },
+    )
+    metadata["edits"] = int(metadata.get("edits", 0)) + 1
+    new = edited.model_copy(
+        update={
+            "status": result.status,
+            "origin": edited.origin.model_copy(update={"operator": "edit"}),
+            "metadata": metadata,
+        }
+    )
+    changes: dict[str, list[Any]] = {k: [getattr(old, k), v] for k, v in updates.items()}
+    if old.status != new.status:
+        changes["status"] = [old.status, new.status]
+    rounds = [a.round for a in store.attempts(pk)]
+    attempt = result.to_attempt(max(rounds, default=-1) + 1, solution=new.solution, tests=new.tests)
+    attempt = dataclasses.replace(attempt, details={**attempt.details, "edit": True})
+    with store.transaction() as conn:
+        store.update_problem(pk, new)
+        store.add_attempt(pk, attempt)
+        # add_review accepts only review states; "edited" is a history row, not a state
+        conn.execute(
+            "INSERT INTO reviews (problem_pk, decision, note, changes, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (pk, "edited", note, json.dumps(changes, ensure_ascii=False), utc_now()),
+        )
+    return EditResult(pk=pk, problem=new, result=result, attempt=attempt, changes=changes)
+
+
+def _owner_run(store: Store, pk: int) -> str:
+    for run in store.list_runs():
+        if any(sp.pk == pk for sp in store.problems(run_id=run.id)):
+            return run.id
+    raise NotFoundError(
+        f"Problem pk {pk} belongs to no run in the store at '{store.path}'; pass run_id= or "
+        "pick a problem of a run."
+    )
+
+
+def _diff(old: str | None, new: str | None, old_name: str, new_name: str) -> str:
+    lines = difflib.unified_diff(
+        (old or "").splitlines(),
+        (new or "").splitlines(),
+        fromfile=old_name,
+        tofile=new_name,
+        lineterm="",
+    )
+    return "\n".join(lines)
+
+
+def problem_detail(store: Store, pk: int, *, run_id: str | None = None) -> dict[str, Any]:
+    """Everything about one problem of a run, for the detail view.
+
+    Returns a dict with ``pk``, ``run_id``, ``problem`` (Problem), ``attempts`` (every
+    verification attempt with its execution output, by round), ``reviews`` (decisions and
+    edits, oldest first), ``parents`` (one dict per parent id: ``id``, ``where`` — "run",
+    "seed set" or None when not found — ``pk`` and ``problem``), ``children``
+    (StoredProblem) and ``diff_against_parent``: None without a resolvable parent, else
+    ``{"parent": id, "statement": diff, "solution": diff}`` as unified diffs (difflib)
+    against the first parent. ``run_id`` is looked up when not given.
+    """
+    sp = store.get_problem(pk)
+    run_id = run_id or _owner_run(store, pk)
+    run = store.get_run(run_id)
+    in_run = {s.problem.id: s for s in store.problems(run_id=run_id)}
+    if pk not in {s.pk for s in in_run.values()}:
+        raise NotFoundError(f"Problem pk {pk} is not in run '{run_id}'; pick one of its problems.")
+    seed_name = next((s.name for s in store.list_seed_sets() if s.id == run.seed_set_id), None)
+    in_seeds: dict[str, StoredProblem] = {}
+    if seed_name is not None and any(pid not in in_run for pid in sp.problem.origin.parents):
+        in_seeds = {s.problem.id: s for s in store.problems(seed_set=seed_name)}
+    parents = []
+    for pid in sp.problem.origin.parents:
+        found, where = (in_run[pid], "run") if pid in in_run else (in_seeds.get(pid), "seed set")
+        parents.append(
+            {
+                "id": pid,
+                "where": where if found else None,
+                "pk": found.pk if found else None,
+                "problem": found.problem if found else None,
+            }
+        )
+    first = parents[0] if parents and parents[0]["problem"] is not None else None
+    diff = None
+    if first is not None:
+        parent, me = first["problem"], sp.problem
+        diff = {
+            "parent": parent.id,
+            "statement": _diff(parent.problem, me.problem, parent.id, me.id),
+            "solution": _diff(parent.solution, me.solution, parent.id, me.id),
+        }
+    return {
+        "pk": pk,
+        "run_id": run_id,
+        "problem": sp.problem,
+        "attempts": store.attempts(pk),
+        "reviews": store.reviews(pk),
+        "parents": parents,
+        "children": store.children(pk),
+        "diff_against_parent": diff,
+    }
+
+
+def _check_format(format: str) -> None:
+    if format not in EXPORT_FORMATS:
+        raise ConfigError(
+            f"The 'format' parameter must be one of {', '.join(EXPORT_FORMATS)}; got {format!r}."
+        )
+
+
+def default_export_path(store: Store, run_id: str, format: str) -> Path:
+    """``exports/<run>-accepted.<ext>`` in the store's folder (a ``-hf`` folder for hf)."""
+    _check_format(format)
+    return store.path.parent / "exports" / f"{run_id}-accepted{_EXTENSIONS[format]}"
+
+
+def _accepted(store: Store, run_id: str) -> list[Problem]:
+    store.get_run(run_id)
+    return [sp.problem for sp in store.problems(run_id=run_id) if sp.problem.review == "accepted"]
+
+
+def accepted_jsonl(store: Store, run_id: str) -> bytes:
+    """The run's accepted problems as canonical JSONL bytes (for a download)."""
+    return "".join(
+        json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in _accepted(store, run_id)
+    ).encode("utf-8")
+
+
+def export_accepted(
+    store: Store, run_id: str, format: str, out: str | Path, *, overwrite: bool = False
+) -> ExportResult:
+    """Export the run's accepted problems (``export_from_store(..., review="accepted")``).
+
+    Raises ExportError when the run has no accepted problem, or when ``out`` exists and
+    ``overwrite`` is False; ConfigError for an unknown format; NotFoundError for a bad run.
+    """
+    _check_format(format)
+    if not _accepted(store, run_id):
+        raise ExportError(
+            f"Run '{run_id}' has no accepted problems to export; accept some first "
+            "(Review page, or set_review) and export again."
+        )
+    return export_from_store(
+        store, run_id, format=format, out=out, review="accepted", overwrite=overwrite
+    )
+
+
+def sandbox_for_run(store: Store, run_id: str, *, workers: int = 1) -> Sandbox:
+    """A sandbox with the run's limits (``[sandbox]`` timeout, memory, isolation) for edits.
+
+    Not started: use it as a context manager (``with sandbox_for_run(...) as sb:``).
+    """
+    cfg = store.get_run(run_id).config.get("sandbox") or {}
+    return Sandbox(
+        workers=workers,
+        limits=Limits(timeout_s=cfg.get("timeout_s", 10.0), memory_mb=cfg.get("memory_mb", 512)),
+        isolation=cfg.get("isolation", "auto"),
+    )

@@ -1,0 +1,468 @@
+"""Review: curate a run's problems — filter, accept or reject in bulk (table rows or a lasso on
+the map), inspect one problem in full, edit it with re-verification in the sandbox, export."""
+
+import zlib
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from infosynth_core import EXPORT_FORMATS, REVIEWS, STATUSES, InfoSynthError
+from infosynth_core.explore import run_map
+from infosynth_core.review import (
+    REVIEW_DECISIONS,
+    accepted_jsonl,
+    default_export_path,
+    edit_problem,
+    export_accepted,
+    problem_detail,
+    review_frame,
+    review_summary,
+    sandbox_for_run,
+    set_review,
+)
+from pages.common import get_store, show_error, use_app_navigation
+
+use_app_navigation()
+
+VERBS = {"accepted": "Accept", "rejected": "Reject", "pending": "Reset to pending"}
+BULK = {"accepted": "Accept selected", "rejected": "Reject selected", "pending": "Reset selected"}
+ICONS = {"accepted": ":material/check:", "rejected": ":material/close:"}
+ICONS["pending"] = ":material/undo:"
+BADGE = {"accepted": "green", "rejected": "red", "pending": "gray"}
+MAP_COLORS = {"accepted": "#2e9d5b", "rejected": "#d1495b", "pending": "#4c78a8"}
+TABLE_ORDER = "id review status statement operator generation colony topics difficulty".split()
+TABLE_ORDER += ["rounds", "coverage"]
+FLASH = "review_flash"  # (place, kind, message): shown once, after the rerun, where it happened
+
+st.title("Review")
+st.caption(
+    "Curate a run: filter its problems, accept or reject them in bulk, read one in full, "
+    "edit it (re-verified in the sandbox at once) and export what you accepted."
+)
+
+
+def flash(place: str, kind: str, message: str) -> None:
+    """Keep a message for the next run and rerun, so every view shows the new state."""
+    st.session_state[FLASH] = (place, kind, message)
+    st.rerun()
+
+
+def show_flash(place: str) -> None:
+    if st.session_state.get(FLASH, ("",))[0] == place:
+        _, kind, message = st.session_state.pop(FLASH)
+        getattr(st, kind)(message)
+
+
+def decide(store, pks: list[int], decision: str, place: str, note: str = "") -> None:
+    try:
+        changed = set_review(store, pks, decision, note=note)
+    except InfoSynthError as exc:
+        show_error(exc)
+        return
+    flash(place, "success", f"{VERBS[decision]}: {len(pks)} problem(s), {changed} changed state.")
+
+
+def draw_map(store, run_id: str, frame: pd.DataFrame) -> list[int]:
+    """The run's problems (those the filters keep) over its seeds in the embedding map;
+    returns the pks picked with a click, box or lasso."""
+    try:
+        with st.spinner("Placing the run's problems on the map…"):
+            points = run_map(store, run_id)
+    except InfoSynthError as exc:
+        show_error(exc)
+        return []
+    if points.attrs.get("dropped"):
+        st.caption(
+            f"Showing {len(points)} of {points.attrs['total']} points (evenly downsampled); "
+            "the table lists every problem."
+        )
+    shown = set(frame["pk"])
+    review = dict(zip(frame["pk"], frame["review"], strict=True))
+    fig = go.Figure()
+    seeds = points[points["set"] == "seed"]
+    fig.add_trace(
+        go.Scattergl(
+            x=seeds["x"],
+            y=seeds["y"],
+            mode="markers",
+            name="seeds",
+            hoverinfo="text",
+            text=seeds["id"],
+            marker={"size": 5, "color": "#bbbbbb"},
+            customdata=[[-1]] * len(seeds),
+        )
+    )
+    generated = points[(points["set"] == "generated") & points["pk"].isin(shown)]
+    for state in REVIEWS:
+        part = generated[generated["pk"].map(review) == state]
+        fig.add_trace(
+            go.Scattergl(
+                x=part["x"],
+                y=part["y"],
+                mode="markers",
+                name=state,
+                text=part[["id", "operator", "status"]].agg(" · ".join, axis=1)
+                + "<br>"
+                + part["statement"].str.slice(0, 100),
+                hoverinfo="text",
+                customdata=[[int(pk)] for pk in part["pk"]],
+                marker={"size": 8, "color": MAP_COLORS[state]},
+            )
+        )
+    fig.update_layout(
+        dragmode="lasso",
+        height=420,
+        margin={"l": 0, "r": 0, "t": 10, "b": 0},
+        legend={"orientation": "h"},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
+    event = st.plotly_chart(
+        fig, key="review_map", on_select="rerun", selection_mode=("points", "box", "lasso")
+    )
+    chosen = (event.get("selection") or {}).get("points", [])  # a dict-like state
+    picked = [p.get("customdata", [-1])[0] for p in chosen]
+    return [int(pk) for pk in picked if pk is not None and int(pk) in shown]
+
+
+def draw_attempts(detail: dict) -> None:
+    if not detail["attempts"]:
+        st.caption("No verification attempts stored.")
+    last = len(detail["attempts"]) - 1
+    for i, a in enumerate(detail["attempts"]):
+        n_ok = sum(v == "passed" for v in a.outcomes.values())
+        cov = a.details.get("coverage")
+        label = (
+            f"Round {a.round}{' (edit)' if a.details.get('edit') else ''}: **{a.status}** · "
+            f"{n_ok}/{len(a.outcomes)} tests · {a.details.get('n_asserts', 0)} asserts · "
+            f"coverage {'–' if cov is None else f'{cov:.0%}'} · {a.duration_s or 0:.2f} s"
+        )
+        with st.expander(label, expanded=i == last):
+            if a.outcomes:
+                errors = a.details.get("errors", {})
+                outcomes = pd.DataFrame(
+                    [
+                        {"test": name, "outcome": outcome, "error": errors.get(name, "")}
+                        for name, outcome in a.outcomes.items()
+                    ]
+                )
+                key = f"review_outcomes_{detail['pk']}_{i}"
+                st.dataframe(outcomes, hide_index=True, width="stretch", key=key)
+            for note in a.details.get("notes", []):
+                st.caption(f"Note: {note}")
+            st.caption("Execution output")
+            st.code(a.output or "(no output)", language="text")
+
+
+def draw_lineage(detail: dict) -> None:
+    p = detail["problem"]
+    st.markdown(
+        f"**{p.origin.operator}** · generation {p.origin.generation} · colony {p.origin.colony}"
+    )
+    for parent in detail["parents"]:
+        if parent["problem"] is None:
+            st.markdown(f"- parent `{parent['id']}` (not found in the run or its seed set)")
+        else:
+            text = " ".join(parent["problem"].problem.split())[:160]
+            st.markdown(f"- parent `{parent['id']}` ({parent['where']}): {text}")
+    if not detail["parents"]:
+        st.caption("No parents (a seed).")
+    kids = ", ".join(f"`{c.problem.id}`" for c in detail["children"])
+    st.markdown(f"Children: {kids}" if kids else "No children in this run.")
+    diff = detail["diff_against_parent"]
+    if diff is None:
+        st.caption("No parent to compare with.")
+        return
+    st.caption(f"Diff against the first parent, `{diff['parent']}`")
+    for part in ("statement", "solution"):
+        st.markdown(f"**{part.capitalize()}**")
+        st.code(diff[part] or "(identical)", language="diff")
+
+
+def draw_edit(store, run_id: str, pk: int, problem) -> None:
+    """The edit form; Save re-verifies in the sandbox (with the run's limits) and stores."""
+    if st.session_state.get("_review_edit_pk") != pk:  # fill the form from the problem shown
+        st.session_state["_review_edit_pk"] = pk
+        st.session_state["review_edit_statement"] = problem.problem
+        st.session_state["review_edit_solution"] = problem.solution or ""
+        st.session_state["review_edit_tests"] = problem.tests or ""
+    with st.form(key="review_edit_form"):
+        statement = st.text_area("Statement", key="review_edit_statement", height=180)
+        solution = st.text_area("Solution", key="review_edit_solution", height=240)
+        tests = st.text_area("Tests", key="review_edit_tests", height=240)
+        note = st.text_input("Note (optional)", key="review_edit_note")
+        save = st.form_submit_button(
+            "Save and re-verify", key="review_edit_save", icon=":material/save:"
+        )
+    if not save:
+        return
+    try:
+        with sandbox_for_run(store, run_id) as sandbox, st.spinner("Re-verifying in the sandbox…"):
+            res = edit_problem(
+                store,
+                pk,
+                problem=statement,
+                solution=solution,
+                tests=tests,
+                sandbox=sandbox,
+                note=note,
+            )
+    except InfoSynthError as exc:
+        show_error(exc)
+        return
+    n_ok = sum(v == "passed" for v in res.result.tests.values())
+    message = (
+        f"Saved `{res.problem.id}` ({', '.join(k for k in res.changes if k != 'status')} "
+        f"changed) and re-verified: **{res.result.status}**, {n_ok}/{len(res.result.tests)} "
+        "tests passed."
+    )
+    flash("detail", "success" if res.passed else "warning", message)
+
+
+def draw_detail(store, run_id: str, pk: int) -> None:
+    try:
+        detail = problem_detail(store, pk, run_id=run_id)
+    except InfoSynthError as exc:
+        show_error(exc)
+        return
+    p = detail["problem"]
+    last = detail["attempts"][-1] if detail["attempts"] else None
+    facts = [
+        f":{BADGE[p.review]}-badge[{p.review}]",
+        f"status **{p.status}**",
+        p.difficulty or "difficulty unknown",
+        ", ".join(p.topics) or "no topics",
+        f"{len(detail['attempts'])} round(s)",
+    ]
+    if last is not None:
+        cov = last.details.get("coverage")
+        facts += [
+            f"{last.details.get('n_asserts', 0)} asserts",
+            f"coverage {'–' if cov is None else f'{cov:.0%}'}",
+        ]
+    st.markdown(f"#### `{p.id}`\n" + " · ".join(facts))
+    note = st.text_input("Review note (optional)", key="review_one_note")
+    cols = st.columns(3)
+    for col, decision in zip(cols, REVIEW_DECISIONS, strict=True):
+        if col.button(
+            VERBS[decision],
+            key=f"review_one_{decision}",
+            icon=ICONS[decision],
+            disabled=p.review == decision,
+            width="stretch",
+        ):
+            decide(store, [pk], decision, "detail", note)
+    show_flash("detail")
+    tabs = st.tabs(
+        ["Statement", "Solution", "Tests", "Attempts", "Lineage and diff", "History", "Edit"]
+    )
+    with tabs[0]:
+        st.code(p.problem, language="text", wrap_lines=True)
+    with tabs[1]:
+        st.code(p.solution or "(no reference solution)", language="python")
+    with tabs[2]:
+        st.code(p.tests or "(no tests)", language="python")
+    with tabs[3]:
+        draw_attempts(detail)
+    with tabs[4]:
+        draw_lineage(detail)
+    with tabs[5]:
+        if detail["reviews"]:
+            st.dataframe(
+                pd.DataFrame(detail["reviews"]).assign(
+                    changes=lambda d: d["changes"].map(lambda c: ", ".join(c) if c else "")
+                ),
+                hide_index=True,
+                width="stretch",
+                key=f"review_history_{pk}",
+            )
+        else:
+            st.caption("No decisions or edits yet.")
+    with tabs[6]:
+        draw_edit(store, run_id, pk, p)
+
+
+def draw_export(store, run_id: str, summary: dict) -> None:
+    st.subheader("Export accepted problems")
+    n = summary["review"]["accepted"]
+    if not n:
+        st.info(
+            "**Nothing accepted yet.** Accept some problems above first (select rows or lasso "
+            "points, then *Accept*); then export them here.",
+            icon=":material/info:",
+        )
+        return
+    if summary["accepted_not_passed"]:
+        st.warning(
+            f"{summary['accepted_not_passed']} accepted problem(s) did not pass verification; "
+            "they are exported as they are (see their `status`)."
+        )
+    c1, c2 = st.columns([1, 3])
+    fmt = c1.selectbox("Format", EXPORT_FORMATS, key="review_export_format")
+    base = store.path.parent
+    default = str(default_export_path(store, run_id, fmt).relative_to(base))
+    if st.session_state.get("_review_export_default") != default:  # run or format changed
+        st.session_state["_review_export_default"] = default
+        st.session_state["review_export_path"] = default
+    path = c2.text_input("Output path", key="review_export_path", help=f"Relative to {base}")
+    overwrite = st.checkbox("Overwrite an existing export", key="review_export_overwrite")
+    c1, c2 = st.columns(2)
+    if c1.button(f"Export {n} accepted", key="review_export", icon=":material/ios_share:"):
+        out = Path(path.strip() or default)
+        try:
+            res = export_accepted(
+                store, run_id, fmt, out if out.is_absolute() else base / out, overwrite=overwrite
+            )
+        except InfoSynthError as exc:
+            show_error(exc)
+        else:
+            st.success(
+                f"Exported {res.manifest['n_problems']} problem(s) to `{res.data_path}` "
+                f"(manifest `{res.manifest_path}`)."
+            )
+            st.caption("Manifest")
+            st.json(res.manifest, expanded=1)
+    c2.download_button(
+        "Download accepted as JSONL",
+        data=accepted_jsonl(store, run_id),
+        file_name=f"{run_id}-accepted.jsonl",
+        mime="application/x-ndjson",
+        key="review_download",
+        icon=":material/download:",
+    )
+
+
+def draw_problems(store, run_id: str, frame: pd.DataFrame, n_total: int) -> None:
+    """The table and the map (both select), the bulk buttons and one problem in detail."""
+    st.caption(f"{len(frame)} of {n_total} problems match. Select rows to act on them.")
+    # The selection holds row positions: a new row set (another run, other filters) gets a new
+    # key, so a selection never moves onto other problems.
+    rows_key = zlib.crc32(",".join(map(str, frame["pk"])).encode())
+    table = st.dataframe(
+        frame,
+        key=f"review_table_{rows_key:08x}",
+        on_select="rerun",
+        selection_mode="multi-row",
+        hide_index=True,
+        width="stretch",
+        column_order=TABLE_ORDER,
+        column_config={
+            "statement": st.column_config.TextColumn("statement", width="large"),
+            "coverage": st.column_config.ProgressColumn(
+                "coverage", min_value=0.0, max_value=1.0, format="percent"
+            ),
+        },
+    )
+    rows = [r for r in table.selection.rows if r < len(frame)]
+    table_pks = [int(frame["pk"].iloc[r]) for r in rows]
+    map_pks: list[int] = []
+    if st.toggle("Map (lasso or box to select)", key="review_show_map", value=True):
+        map_pks = draw_map(store, run_id, frame)
+    selected = list(dict.fromkeys(table_pks + map_pks))
+
+    st.markdown(
+        f"**{len(selected)} selected** ({len(table_pks)} in the table, {len(map_pks)} on the map)"
+    )
+    cols = st.columns(3)
+    for col, decision in zip(cols, REVIEW_DECISIONS, strict=True):
+        if col.button(
+            BULK[decision],
+            key=f"review_bulk_{decision}",
+            icon=ICONS[decision],
+            disabled=not selected,
+            width="stretch",
+        ):
+            decide(store, selected, decision, "bulk")
+    show_flash("bulk")
+
+    st.subheader("Problem detail")
+    options = frame["pk"].tolist()
+    if selected and st.session_state.get("_review_last_selection") != selected:
+        st.session_state["review_problem"] = selected[0]  # follow a new selection
+    st.session_state["_review_last_selection"] = selected
+    if st.session_state.get("review_problem") not in options:
+        st.session_state["review_problem"] = options[0]
+    labels = dict(
+        zip(
+            frame["pk"],
+            frame["id"] + " · " + frame["review"] + " · " + frame["status"],
+            strict=True,
+        )
+    )
+    pk = st.selectbox("Show problem", options, key="review_problem", format_func=labels.get)
+    draw_detail(store, run_id, int(pk))
+
+
+# ---------------------------------------------------------------------------- the page
+try:
+    store = get_store()
+    runs = store.list_runs()[::-1]  # newest first
+except InfoSynthError as exc:
+    show_error(exc)
+    st.stop()
+
+if not runs:
+    st.info(
+        "**No runs to review yet.** Start a synthesis run on the **Synthesize** page; its "
+        "problems can be reviewed here as soon as they are stored.",
+        icon=":material/info:",
+    )
+    st.page_link("pages/synthesize.py", label="Go to Synthesize", icon=":material/play_circle:")
+    st.stop()
+
+ids = [r.id for r in runs]
+wanted = st.query_params.get("run")
+if wanted and "review_run" not in st.session_state:
+    if wanted in ids:
+        st.session_state["review_run"] = wanted
+    else:
+        st.warning(f"Run '{wanted}' (from the address) is not in this store; pick one below.")
+names = {r.id: f"{r.id} · {r.name or 'unnamed'} · {r.status}" for r in runs}
+run_id = st.selectbox("Run", ids, key="review_run", format_func=names.get)
+st.query_params["run"] = run_id
+
+try:
+    summary = review_summary(store, run_id)
+except InfoSynthError as exc:
+    show_error(exc)
+    st.stop()
+cols = st.columns(5)
+cols[0].metric("Problems", summary["problems"])
+cols[1].metric("Passed", summary["passed"])
+for col, state in zip(cols[2:], REVIEWS, strict=True):
+    col.metric(state.capitalize(), summary["review"][state])
+if not summary["problems"]:
+    st.info("This run has no problems yet; they appear here as the run stores them.")
+    st.stop()
+
+c = st.columns([3, 2, 2, 2, 2])
+search = c[0].text_input("Search", key="review_search", placeholder="statement, id or topic")
+status = c[1].multiselect("Status", STATUSES, key="review_status", placeholder="any")
+state = c[2].multiselect("Review", REVIEWS, key="review_state", placeholder="any")
+operator = c[3].multiselect(
+    "Operator", summary["operators"], key="review_operator", placeholder="any"
+)
+generation = c[4].multiselect(
+    "Generation", summary["generations"], key="review_generation", placeholder="any"
+)
+try:
+    frame = review_frame(
+        store,
+        run_id,
+        search=search,
+        status=status or None,
+        review=state or None,
+        operator=operator or None,
+        generation=generation or None,
+    )
+except InfoSynthError as exc:
+    show_error(exc)
+    st.stop()
+if frame.empty:
+    st.info("No problem matches these filters; clear the search or widen the filters.")
+else:
+    draw_problems(store, run_id, frame, summary["problems"])
+st.divider()
+draw_export(store, run_id, summary)

@@ -1,0 +1,286 @@
+"""Curating a finished offline run through infosynth_core.review: the review table and its
+filters, bulk decisions, edits re-verified in the real sandbox, the detail view, exports."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from infosynth_core import ConfigError, ExportError, NotFoundError, Store, load_problems, runner
+from infosynth_core.config import load_run_config
+from infosynth_core.review import (
+    FRAME_COLUMNS,
+    accepted_jsonl,
+    default_export_path,
+    edit_problem,
+    export_accepted,
+    problem_detail,
+    review_frame,
+    review_summary,
+    set_review,
+)
+from infosynth_core.sandbox import Limits, Sandbox
+
+SMALL_RUN = {
+    "generations": 1,
+    "colonies": 2,
+    "seeds_per_colony": 6,
+    "steps_per_generation": 2,
+    "feedback_rounds": 1,
+    "metrics": {"enabled": False},
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> tuple[Path, str]:
+    """One finished offline run per module; tests work on copies of its store file."""
+    db = tmp_path_factory.mktemp("review") / "template.db"
+    store = Store(db)
+    run = runner.create_run(store, load_run_config(overrides=SMALL_RUN))
+    runner.execute(store, run.id)
+    assert store.get_run(run.id).status == "finished"
+    store.close()
+    return db, run.id
+
+
+@pytest.fixture
+def run(template, tmp_path) -> tuple[Store, str]:
+    db, run_id = template
+    copy = tmp_path / "store" / "infosynth.db"
+    copy.parent.mkdir()
+    src, dst = sqlite3.connect(db), sqlite3.connect(copy)
+    src.backup(dst)  # reads through the WAL, unlike a file copy
+    src.close()
+    dst.close()
+    store = Store(copy)
+    yield store, run_id
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1, limits=Limits(timeout_s=10)) as sb:
+        yield sb
+
+
+def _passed(store: Store, run_id: str):
+    return next(sp for sp in store.problems(run_id=run_id) if sp.problem.status == "passed")
+
+
+def _snapshot(store: Store, pk: int):
+    return store.get_problem(pk), store.attempts(pk), store.reviews(pk)
+
+
+# ---------------------------------------------------------------------------- the table
+def test_review_frame_has_one_row_per_problem_with_attempt_facts(run):
+    store, run_id = run
+    frame = review_frame(store, run_id)
+    problems = store.problems(run_id=run_id)
+    assert tuple(frame.columns) == FRAME_COLUMNS
+    assert frame["pk"].tolist() == [sp.pk for sp in problems]
+    assert len(frame) >= 2
+    for row, sp in zip(frame.itertuples(), problems, strict=True):
+        assert row.rounds == len(store.attempts(sp.pk)) >= 1
+        assert row.review == "pending" and row.generation == 1
+        if row.status == "passed":
+            assert 0 < row.coverage <= 1
+
+
+def test_search_and_filters(run):
+    store, run_id = run
+    frame = review_frame(store, run_id)
+    first = store.get_problem(int(frame["pk"][0])).problem
+    # search: id, topic and statement, case-insensitive
+    assert review_frame(store, run_id, search=first.id.upper())["id"].tolist() == [first.id]
+    topic = first.topics[0]
+    by_topic = review_frame(store, run_id, search=topic.lower())
+    assert first.id in by_topic["id"].tolist()
+    for pk in by_topic["pk"]:
+        p = store.get_problem(int(pk)).problem
+        assert topic.lower() in " ".join([p.id, p.problem, *p.topics]).lower()
+    assert review_frame(store, run_id, search="no such text anywhere").empty
+    # filters: one value or several
+    op = first.origin.operator
+    assert set(review_frame(store, run_id, operator=op)["operator"]) == {op}
+    every_operator = ["crossover", "mutation-easy", "mutation-medium", "mutation-hard"]
+    assert len(review_frame(store, run_id, operator=every_operator)) == len(frame)
+    assert len(review_frame(store, run_id, generation=1)) == len(frame)
+    assert review_frame(store, run_id, generation=[0, 2]).empty
+    n_passed = int((frame["status"] == "passed").sum())
+    assert len(review_frame(store, run_id, status="passed")) == n_passed
+    set_review(store, frame["pk"][:2], "accepted")
+    accepted = review_frame(store, run_id, review="accepted", status="passed")
+    assert accepted["pk"].tolist() == frame["pk"][:2].tolist()
+    assert len(review_frame(store, run_id, review="pending")) == len(frame) - 2
+    with pytest.raises(ConfigError, match="'status' filter"):
+        review_frame(store, run_id, status=3.5)
+    with pytest.raises(NotFoundError):
+        review_frame(store, "no-such-run")
+
+
+def test_review_summary_counts_states(run):
+    store, run_id = run
+    frame = review_frame(store, run_id)
+    set_review(store, frame["pk"][:2], "accepted")
+    set_review(store, frame["pk"][2:3], "rejected")
+    summary = review_summary(store, run_id)
+    assert summary["problems"] == len(frame)
+    assert summary["passed"] == int((frame["status"] == "passed").sum())
+    assert summary["review"] == {"pending": len(frame) - 3, "accepted": 2, "rejected": 1}
+    assert summary["accepted_not_passed"] == 0
+    assert summary["generations"] == [1]
+    assert set(summary["operators"]) == set(frame["operator"])
+
+
+# ---------------------------------------------------------------------------- decisions
+def test_bulk_accept_reject_in_one_go_with_review_rows(run):
+    store, run_id = run
+    pks = review_frame(store, run_id)["pk"].tolist()
+    assert set_review(store, pks[:3], "accepted", note="looks good") == 3
+    assert set_review(store, pks[:4], "accepted") == 1  # three already were
+    assert [store.get_problem(pk).problem.review for pk in pks[:4]] == ["accepted"] * 4
+    assert [r["decision"] for r in store.reviews(pks[0])] == ["accepted", "accepted"]
+    assert store.reviews(pks[0])[0]["note"] == "looks good"
+    assert set_review(store, pks[:2], "rejected") == 2
+    assert set_review(store, [pks[0], pks[0]], "pending") == 1  # duplicates count once
+    assert store.get_problem(pks[0]).problem.review == "pending"
+    assert store.get_problem(pks[1]).problem.review == "rejected"
+
+
+def test_bad_decision_or_unknown_pk_changes_nothing(run):
+    store, run_id = run
+    pk = review_frame(store, run_id)["pk"][0]
+    before = _snapshot(store, int(pk))
+    with pytest.raises(ConfigError, match="accepted, rejected, pending; got 'edited'"):
+        set_review(store, [pk], "edited")
+    with pytest.raises(NotFoundError, match="no problem with pk 999999"):
+        set_review(store, [pk, 999999], "accepted")
+    assert _snapshot(store, int(pk)) == before
+
+
+# ---------------------------------------------------------------------------- edits
+def test_correct_edit_is_reverified_and_passes(run, sandbox):
+    store, run_id = run
+    sp = _passed(store, run_id)
+    old = sp.problem
+    n_attempts = len(store.attempts(sp.pk))
+    statement = old.problem + "\n\nThe inputs are never modified."
+    res = edit_problem(store, sp.pk, problem=statement, sandbox=sandbox, note="clarified")
+    assert res.passed and res.problem.status == "passed"
+    new = store.get_problem(sp.pk).problem
+    assert new.problem == statement and new.solution == old.solution
+    assert new.origin.operator == "edit" and new.origin.parents == old.origin.parents
+    assert new.metadata["before_edit"]["problem"] == old.problem
+    assert new.metadata["before_edit"]["operator"] == old.origin.operator
+    attempts = store.attempts(sp.pk)
+    assert len(attempts) == n_attempts + 1
+    assert attempts[-1].round == attempts[-2].round + 1 and attempts[-1].status == "passed"
+    assert attempts[-1].details["edit"] is True and attempts[-1].details["n_asserts"] > 0
+    review = store.reviews(sp.pk)[-1]
+    assert review["decision"] == "edited" and review["note"] == "clarified"
+    assert review["changes"] == {"problem": [old.problem, statement]}
+    assert new.review == old.review  # an edit records history, not a decision
+    # a second edit keeps the original content in before_edit
+    edit_problem(store, sp.pk, problem=statement + " Really.", sandbox=sandbox)
+    again = store.get_problem(sp.pk).problem
+    assert again.metadata["before_edit"]["problem"] == old.problem
+    assert again.metadata["edits"] == 2
+
+
+def test_edit_that_breaks_the_solution_fails_and_is_recorded(run, sandbox):
+    store, run_id = run
+    sp = _passed(store, run_id)
+    old = sp.problem
+    name = old.entry_point
+    assert name and "." not in name
+    broken = old.solution + f"\n\ndef {name}(*args, **kwargs):\n    return None\n"
+    res = edit_problem(store, sp.pk, solution=broken, sandbox=sandbox)
+    assert not res.passed and res.result.status == "failed"
+    assert "failed" in res.result.tests.values()
+    stored = store.get_problem(sp.pk).problem
+    assert stored.status == "failed" and stored.solution == broken
+    last = store.attempts(sp.pk)[-1]
+    assert last.status == "failed" and last.solution == broken and last.tests == old.tests
+    assert set(last.outcomes.values()) >= {"failed"}
+    changes = store.reviews(sp.pk)[-1]["changes"]
+    assert changes["status"] == ["passed", "failed"]
+    assert changes["solution"] == [old.solution, broken]
+    # fixing it again passes
+    assert edit_problem(store, sp.pk, solution=old.solution, sandbox=sandbox).passed
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"problem": "   "}, r"statement \('problem'\).*must not be blank"),
+        ({"solution": ""}, r"solution \('solution'\).*must not be blank"),
+        ({"tests": "\n"}, r"tests \('tests'\).*must not be blank"),
+        ({}, "got nothing new"),
+    ],
+)
+def test_invalid_edit_leaves_the_store_unchanged(run, sandbox, fields, message):
+    store, run_id = run
+    sp = _passed(store, run_id)
+    before = _snapshot(store, sp.pk)
+    if not fields:  # the same content again is no edit
+        fields = {"problem": sp.problem.problem}
+    with pytest.raises(ConfigError, match=message):
+        edit_problem(store, sp.pk, sandbox=sandbox, **fields)
+    assert _snapshot(store, sp.pk) == before
+
+
+# ---------------------------------------------------------------------------- detail
+def test_problem_detail_has_attempts_lineage_and_diff(run):
+    store, run_id = run
+    sp = _passed(store, run_id)
+    detail = problem_detail(store, sp.pk, run_id=run_id)
+    assert detail["problem"] == sp.problem and detail["run_id"] == run_id
+    assert detail["attempts"] and detail["attempts"][0].outcomes
+    assert all(a.details.get("n_asserts", 0) > 0 for a in detail["attempts"])
+    parents = detail["parents"]
+    assert [p["id"] for p in parents] == list(sp.problem.origin.parents)
+    assert parents and all(p["where"] == "seed set" and p["problem"] for p in parents)
+    diff = detail["diff_against_parent"]
+    assert diff["parent"] == parents[0]["id"]
+    for part in ("statement", "solution"):
+        assert diff[part].startswith(f"--- {parents[0]['id']}\n+++ {sp.problem.id}\n@@ ")
+        assert any(line.startswith("+") for line in diff[part].splitlines()[2:])
+    # the run is found without being named; unknown pks are NotFound
+    assert problem_detail(store, sp.pk)["run_id"] == run_id
+    with pytest.raises(NotFoundError):
+        problem_detail(store, 999999)
+
+
+# ---------------------------------------------------------------------------- export
+def test_export_accepted_round_trips_through_load_problems(run, tmp_path):
+    store, run_id = run
+    out = tmp_path / "accepted.jsonl"
+    with pytest.raises(ExportError, match="no accepted problems"):
+        export_accepted(store, run_id, "jsonl", out)
+    pks = review_frame(store, run_id)["pk"].tolist()
+    set_review(store, pks[:2], "accepted")
+    set_review(store, pks[2:3], "rejected")
+    expected = [store.get_problem(pk).problem for pk in pks[:2]]
+    res = export_accepted(store, run_id, "jsonl", out)
+    assert res.data_path == out and res.manifest["n_problems"] == 2
+    assert res.manifest["source"]["review"] == "accepted"
+    assert load_problems(out).problems == expected
+    with pytest.raises(ExportError, match="already exists"):
+        export_accepted(store, run_id, "jsonl", out)
+    assert export_accepted(store, run_id, "jsonl", out, overwrite=True).manifest["n_problems"] == 2
+    parquet = export_accepted(store, run_id, "parquet", tmp_path / "accepted.parquet")
+    assert load_problems(parquet.data_path).problems == expected
+    data = accepted_jsonl(store, run_id)
+    assert load_problems(data, filename="accepted.jsonl").problems == expected
+    with pytest.raises(ConfigError, match="'format'"):
+        export_accepted(store, run_id, "csv", tmp_path / "x.csv")
+
+
+def test_default_export_path_is_beside_the_store(run):
+    store, run_id = run
+    base = store.path.parent / "exports"
+    assert default_export_path(store, run_id, "jsonl") == base / f"{run_id}-accepted.jsonl"
+    assert default_export_path(store, run_id, "parquet").suffix == ".parquet"
+    assert default_export_path(store, run_id, "hf").name == f"{run_id}-accepted-hf"
