@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from pages.common import mark_app_navigation
+from pages.common import mark_app_navigation, warm_up_maps
 
 st.set_page_config(page_title="InfoSynth", page_icon=":material/hub:", layout="wide")
 mark_app_navigation()
+warm_up_maps()
 
 navigation = st.navigation(
     [

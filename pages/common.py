@@ -151,3 +151,13 @@ def show_problem(problem: Problem) -> None:
         st.code(problem.tests, language="python")
     if not problem.has_reference:
         st.caption("No reference solution and tests yet: a run will write and verify them.")
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_maps() -> bool:
+    """Start UMAP's one-time JIT compile in a background thread when the server starts, so
+    the first map (Seeds, Explore, Review) does not wait for it."""
+    from infosynth_core.projection import warm_up
+
+    warm_up(background=True)
+    return True

@@ -87,6 +87,36 @@ if names:
     st.caption(f"{len(problems)} problems · " + " · ".join(f"{k}: {v}" for k, v in diff.items()))
     st.dataframe(problems_frame(problems), hide_index=True, key="seeds_view_table")
 
+    if st.toggle(
+        "Map of this set, coloured by topic",
+        key="seeds_map",
+        help="Sentence embeddings of the statements in a 2-D UMAP layout (the first map "
+        "takes a few seconds; embeddings are cached).",
+    ):
+        try:
+            import plotly.express as px
+
+            from infosynth_core.explore import seed_map
+
+            with st.spinner("Embedding and laying out the statements…"):
+                points = seed_map(store, chosen)
+            fig = px.scatter(
+                points,
+                x="x",
+                y="y",
+                color="topic",
+                hover_name="id",
+                hover_data={"statement": True, "difficulty": True, "x": False, "y": False},
+                render_mode="webgl",
+                height=520,
+            )
+            fig.update_layout(xaxis_title=None, yaxis_title=None, legend_title_text="topic")
+            fig.update_xaxes(showticklabels=False)
+            fig.update_yaxes(showticklabels=False)
+            st.plotly_chart(fig, key="seeds_map_chart")
+        except InfoSynthError as exc:
+            show_error(exc)
+
     with st.expander("Inspect a problem"):
         by_id = {p.id: p for p in problems}
         pid = st.selectbox("Problem", list(by_id), key="seeds_inspect_id")

@@ -150,3 +150,17 @@ def test_runs_overview_reports_the_sandbox_isolation_level():
         "kernel isolation (bubblewrap)" if detect_isolation() == "bubblewrap" else "process-level"
     )
     assert expected in text
+
+
+def test_seeds_page_map_of_the_set_coloured_by_topic(fresh_store):
+    at = _run("pages/seeds.py")
+    at.toggle(key="seeds_map").set_value(True).run()
+    assert not at.exception, [e.message for e in at.exception]
+    chart = at.get("plotly_chart")[0]
+    import json
+
+    spec = json.loads(chart.proto.spec)
+    topics = {trace["name"] for trace in spec["data"]}
+    assert len(topics) >= 10  # one trace per topic
+    n_points = sum(len(trace["hovertext"]) for trace in spec["data"])  # x, y are binary
+    assert n_points == len(load_bundled_seeds().problems)
