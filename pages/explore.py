@@ -26,7 +26,7 @@ use_app_navigation()
 
 REFRESH_S = 3  # seconds between refreshes while a run is running (at least)
 MAX_REFRESH_S = 20
-LIVE = ("running", "paused")
+LIVE = ("created", "running", "paused")  # created: the runner process is starting
 COLOR_BY = ("generation", "operator", "topic", "status", "colony")
 TOP_TOPICS = 20
 SEED_GREY = "#9a9a9a"

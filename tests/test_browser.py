@@ -6,6 +6,9 @@ Never runs ``playwright install``. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
+import os
+import re
+import time
 import urllib.request
 from pathlib import Path
 
@@ -60,7 +63,15 @@ def page(dashboard):
 def test_browser_open_app_and_upload_a_seed_file(page, tmp_path):
     page.get_by_text("No runs yet").wait_for()
     nav = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
-    assert [t.split()[-1] for t in nav] == ["Runs", "Seeds"]  # "<icon>\n\n<title>"
+    assert [t.split()[-1] for t in nav] == [  # "<icon>\n\n<title>"
+        "Runs",
+        "Seeds",
+        "Synthesize",
+        "Explore",
+        "Review",
+        "Compare",
+        "Evaluate",
+    ]
     page.screenshot(path=str(ARTIFACTS / "01-runs-empty.png"), full_page=True)
 
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Seeds").click()
@@ -110,3 +121,73 @@ def test_browser_first_load_of_a_deep_link_uses_app_navigation(dashboard):
             assert [t.split()[-1] for t in links] == ["Runs", "Seeds"]
         finally:
             browser.close()
+
+
+def _points_total(page) -> int:
+    """The map's point count from its caption ("x of N points")."""
+    text = page.get_by_text(re.compile(r"of [\d,]+ points")).first.inner_text()
+    return int(re.search(r"of ([\d,]+) points", text).group(1).replace(",", ""))
+
+
+def _nav(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_demo_flow_offline_run_map_curves_accept_export(page, dashboard, tmp_path):
+    """Fresh store: bundled seeds → an offline run of 2 generations started in the browser →
+    the map and the curves appear and grow → accept a problem → export → the file loads."""
+    from infosynth_core import load_problems
+
+    db = Path(os.environ.get("INFOSYNTH_TEST_DB", "")) or None
+    _nav(page, "Synthesize")
+    page.get_by_text("No runs yet").wait_for()
+    for label, value in [
+        ("Generations", "2"),
+        ("Colonies (N_c)", "2"),
+        ("Seeds per colony (B_s)", "6"),
+        ("Steps per colony and generation", "2"),
+        ("Feedback rounds (N_it)", "1"),
+        ("UMAP fits per generation", "1"),
+    ]:
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_text("Started run").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "10-synthesize-started.png"), full_page=True)
+    page.get_by_text(re.compile(r"generation \d of 2")).first.wait_for(timeout=120_000)
+
+    _nav(page, "Explore")
+    page.get_by_role("heading", name="Map").wait_for(timeout=180_000)
+    page.get_by_text(re.compile(r"of [\d,]+ points")).first.wait_for(timeout=180_000)
+    first = _points_total(page)
+    page.screenshot(path=str(ARTIFACTS / "11-explore-early.png"), full_page=True)
+    # the page refreshes itself while the run goes on: the map grows, the curves appear
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and _points_total(page) <= first:
+        time.sleep(1)
+    assert _points_total(page) > first, "the map did not grow"
+    page.locator(".stPlotlyChart").nth(1).wait_for(timeout=300_000)  # novelty curve
+    page.get_by_text("The run is finished").or_(page.get_by_text("finished")).first.wait_for(
+        timeout=300_000
+    )
+    page.get_by_role("heading", name="Operator yield").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "12-explore-finished.png"), full_page=True)
+    assert page.locator(".stPlotlyChart").count() >= 3  # map, novelty, diversity (+ topics)
+
+    _nav(page, "Review")
+    page.get_by_role("heading", name="Problem detail").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Accept", exact=True).click()
+    page.get_by_role("button", name=re.compile(r"Export 1 accepted")).wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "13-review-accepted.png"), full_page=True)
+    page.get_by_role("button", name=re.compile(r"Export 1 accepted")).click()
+    done = page.get_by_text(re.compile(r"Exported 1 problem\(s\) to"))
+    done.wait_for(timeout=60_000)
+    path = re.search(r"to `?([^`]+\.jsonl)`?", done.inner_text()).group(1)
+    page.screenshot(path=str(ARTIFACTS / "14-review-exported.png"), full_page=True)
+    exported = load_problems(path).problems
+    assert len(exported) == 1 and exported[0].review == "accepted"
+    assert exported[0].status == "passed" and exported[0].origin.generation in (1, 2)
+    del db
