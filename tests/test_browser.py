@@ -6,7 +6,6 @@ Never runs ``playwright install``. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import urllib.request
@@ -29,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+PAGES = ["Runs", "Seeds", "Synthesize", "Explore", "Review", "Compare", "Evaluate"]
 
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -63,15 +64,7 @@ def page(dashboard):
 def test_browser_open_app_and_upload_a_seed_file(page, tmp_path):
     page.get_by_text("No runs yet").wait_for()
     nav = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
-    assert [t.split()[-1] for t in nav] == [  # "<icon>\n\n<title>"
-        "Runs",
-        "Seeds",
-        "Synthesize",
-        "Explore",
-        "Review",
-        "Compare",
-        "Evaluate",
-    ]
+    assert [t.split()[-1] for t in nav] == PAGES  # "<icon>\n\n<title>"
     page.screenshot(path=str(ARTIFACTS / "01-runs-empty.png"), full_page=True)
 
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Seeds").click()
@@ -118,7 +111,7 @@ def test_browser_first_load_of_a_deep_link_uses_app_navigation(dashboard):
             pg.get_by_text("Saved seed sets").wait_for(timeout=30_000)
             links = pg.get_by_test_id("stSidebarNavLink").all_inner_texts()
             # each link's text is "<icon name>\n\n<title>"
-            assert [t.split()[-1] for t in links] == ["Runs", "Seeds"]
+            assert [t.split()[-1] for t in links] == PAGES
         finally:
             browser.close()
 
@@ -140,7 +133,6 @@ def test_browser_demo_flow_offline_run_map_curves_accept_export(page, dashboard,
     the map and the curves appear and grow → accept a problem → export → the file loads."""
     from infosynth_core import load_problems
 
-    db = Path(os.environ.get("INFOSYNTH_TEST_DB", "")) or None
     _nav(page, "Synthesize")
     page.get_by_text("No runs yet").wait_for()
     for label, value in [
@@ -160,7 +152,7 @@ def test_browser_demo_flow_offline_run_map_curves_accept_export(page, dashboard,
     page.get_by_text(re.compile(r"generation \d of 2")).first.wait_for(timeout=120_000)
 
     _nav(page, "Explore")
-    page.get_by_role("heading", name="Map").wait_for(timeout=180_000)
+    page.get_by_role("heading", name="Map").first.wait_for(timeout=180_000)
     page.get_by_text(re.compile(r"of [\d,]+ points")).first.wait_for(timeout=180_000)
     first = _points_total(page)
     page.screenshot(path=str(ARTIFACTS / "11-explore-early.png"), full_page=True)
@@ -173,12 +165,12 @@ def test_browser_demo_flow_offline_run_map_curves_accept_export(page, dashboard,
     page.get_by_text("The run is finished").or_(page.get_by_text("finished")).first.wait_for(
         timeout=300_000
     )
-    page.get_by_role("heading", name="Operator yield").wait_for()
+    page.get_by_role("heading", name="Operator yield").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "12-explore-finished.png"), full_page=True)
     assert page.locator(".stPlotlyChart").count() >= 3  # map, novelty, diversity (+ topics)
 
     _nav(page, "Review")
-    page.get_by_role("heading", name="Problem detail").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Problem detail").first.wait_for(timeout=120_000)
     page.get_by_role("button", name="Accept", exact=True).click()
     page.get_by_role("button", name=re.compile(r"Export 1 accepted")).wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "13-review-accepted.png"), full_page=True)
@@ -190,4 +182,3 @@ def test_browser_demo_flow_offline_run_map_curves_accept_export(page, dashboard,
     exported = load_problems(path).problems
     assert len(exported) == 1 and exported[0].review == "accepted"
     assert exported[0].status == "passed" and exported[0].origin.generation in (1, 2)
-    del db
