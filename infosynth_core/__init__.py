@@ -5,16 +5,19 @@ these public names and draws). Method: InfoSynth, arXiv 2601.00575.
 """
 
 from ._version import __version__
-from .config import Settings
+from .config import LLMConfig, RunConfig, Settings, load_run_config
 from .errors import (
+    BudgetExceededError,
     ConfigError,
     ExportError,
     FileTooLargeError,
     FormatDetectionError,
     InfoSynthError,
+    LLMError,
     NotFoundError,
     RecordIssue,
     RecordValidationError,
+    RunControlError,
     SeedSetExistsError,
     StoreError,
     UnsupportedFileError,
@@ -37,6 +40,12 @@ from .store import Attempt, RunInfo, SeedSetInfo, Store, StoredProblem
 __all__ = [
     "__version__",
     "Settings",
+    "RunConfig",
+    "LLMConfig",
+    "load_run_config",
+    "LLMError",
+    "BudgetExceededError",
+    "RunControlError",
     "Problem",
     "Origin",
     "DIFFICULTIES",
