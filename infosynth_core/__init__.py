@@ -4,6 +4,7 @@ The library behind the ``infosynth`` command and the Streamlit dashboard (which 
 these public names and draws). Method: InfoSynth, arXiv 2601.00575.
 """
 
+from . import _threadsafe_ast  # noqa: F401  (must come first: see the module)
 from ._version import __version__
 from .config import LLMConfig, RunConfig, Settings, load_run_config
 from .errors import (
