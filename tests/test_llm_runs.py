@@ -159,7 +159,9 @@ def test_llm_run_with_30_percent_injected_faults_completes_and_counts_them(tmp_p
     assert faults >= 5, server.fault_counts
     assert 0.15 < faults / len(server.requests) < 0.45
     events = [e for e in store.events(run.id) if e["kind"] == "api_error"]
-    assert len(events) == faults
+    # every injected fault is one recorded failed try; a slow machine may add a genuine
+    # timeout or two (0.5 s per answer), never fewer
+    assert faults <= len(events) <= faults + 3
     assert {e["data"]["kind"] for e in events} >= {"429", "5xx", "timeout", "malformed"}
     assert len(_passed(store, run.id)) >= 3
 
