@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from .config import Settings, load_run_config
+from .config import Settings, load_run_config, nest_dotted
 from .errors import ConfigError
 from .store import Store
 
@@ -104,30 +104,16 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for dest, key in _RUN_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is None:
-            continue
-        node = out
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
+    out = nest_dotted({key: getattr(args, dest, None) for dest, key in _RUN_FLAGS.items()})
     if ("base_url" in out.get("llm", {}) or "model" in out.get("llm", {})) and not args.engine:
         out["engine"] = "llm"
     return out
 
 
 def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "ETA --"
-    seconds = int(seconds)
-    return (
-        f"ETA {seconds // 3600}h{seconds % 3600 // 60:02d}m"
-        if seconds >= 3600
-        else (f"ETA {seconds // 60}m{seconds % 60:02d}s")
-    )
+    from .monitor import format_eta
+
+    return f"ETA {format_eta(seconds)}"
 
 
 def _printer():
@@ -154,24 +140,21 @@ def _printer():
 
 
 def _summary(store: Store, run_id: str, status: str) -> dict[str, Any]:
+    from .monitor import generation_rows
     from .runner import benchmark_problems, run_status
 
-    gens = store.generation_metrics(run_id)
-    rows = []
-    for g in gens:
-        data = g["data"] if "data" in g else g
-        metrics = data.get("metrics", {})
-        rows.append(
-            {
-                "generation": data.get("generation"),
-                "passed": data.get("totals", {}).get("passed", 0),
-                "kept": data.get("totals", {}).get("kept", 0),
-                "verified_total": data.get("verified_total"),
-                "novelty": (metrics.get("novelty") or {}).get("mean"),
-                "diversity": ((metrics.get("diversity") or {}).get("candidate") or {}).get("mean"),
-                "seconds": data.get("seconds"),
-            }
-        )
+    rows = [
+        {
+            "generation": r["generation"],
+            "passed": r["passed"],
+            "kept": r["kept"],
+            "verified_total": r["benchmark"],
+            "novelty": r["novelty (nats)"],
+            "diversity": r["diversity (nats)"],
+            "seconds": r["seconds"],
+        }
+        for r in generation_rows(store, run_id)
+    ]
     st = run_status(store, run_id)
     return {
         "run_id": run_id,

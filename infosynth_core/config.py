@@ -31,6 +31,7 @@ __all__ = [
     "SandboxConfig",
     "MetricsConfig",
     "load_run_config",
+    "nest_dotted",
 ]
 
 DEFAULT_DB_PATH = Path("data") / "infosynth.db"
@@ -283,6 +284,21 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = _merge(dict(out[key]), value)
         else:
             out[key] = value
+    return out
+
+
+def nest_dotted(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"llm.model": "m", "colonies": 3}`` -> ``{"llm": {"model": "m"}, "colonies": 3}``;
+    None values are dropped (unset flags and form fields)."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if value is None:
+            continue
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
     return out
 
 

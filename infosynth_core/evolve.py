@@ -465,13 +465,7 @@ class Evolution:
                 self._problems[pid] = updated
                 self._benchmark.discard(pid)
                 merged += 1
-        benchmark = [
-            p
-            for p in self._problems.values()
-            if p.origin.operator != "seed"
-            and p.status == "passed"
-            and "duplicate_of" not in p.metadata
-        ]
+        benchmark = [p for p in self._problems.values() if self._in_benchmark(p)]
         started = self._state.get("generation_started") or time.time()
         record = generation_record(
             g,

@@ -25,6 +25,7 @@ __all__ = [
     "generation_rows",
     "recent_events",
     "config_from_form",
+    "format_eta",
     "start_evaluation",
     "evaluations",
 ]
@@ -64,6 +65,16 @@ def resume_run(
     runner.spawn(db_path, run_id, environ=_environ(config, api_key))
     store.add_event(run_id, "info", "runner", "runner process restarted from the dashboard")
     return store.get_run(run_id)
+
+
+def format_eta(seconds: float | None) -> str:
+    """``"4m07s"``, ``"1h05m"`` or ``"--"`` when unknown."""
+    if seconds is None:
+        return "--"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def _age_s(timestamp: str) -> float:
@@ -168,18 +179,9 @@ def recent_events(
 def config_from_form(values: Mapping[str, Any]) -> RunConfig:
     """A RunConfig from a flat form (``llm.model`` style keys for nested ones); errors name
     the key and the value."""
-    from .config import load_run_config
+    from .config import load_run_config, nest_dotted
 
-    nested: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None or value == "":
-            continue
-        node = nested
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return load_run_config(None, nested)
+    return load_run_config(None, nest_dotted({k: v for k, v in values.items() if v != ""}))
 
 
 # ============================================================================ evaluations

@@ -161,3 +161,21 @@ def warm_up_maps() -> bool:
 
     warm_up(background=True)
     return True
+
+
+def runs_or_stop(empty_message, *, at_least: int = 1):
+    """The store and its runs, newest first. A store error is shown in place; with fewer than
+    ``at_least`` runs ``empty_message`` (a string, or a function of the number of runs) is
+    shown with a link to Synthesize; both stop the page."""
+    try:
+        store = get_store()
+        runs = store.list_runs()[::-1]
+    except InfoSynthError as exc:
+        show_error(exc)
+        st.stop()
+    if len(runs) < at_least:
+        text = empty_message(len(runs)) if callable(empty_message) else empty_message
+        st.info(text, icon=":material/info:")
+        st.page_link("pages/synthesize.py", label="Go to Synthesize", icon=":material/play_circle:")
+        st.stop()
+    return store, runs

@@ -7,7 +7,7 @@ import streamlit as st
 
 from infosynth_core import InfoSynthError
 from infosynth_core.explore import compare_runs, topic_coverage_compare
-from pages.common import get_store, show_error, use_app_navigation
+from pages.common import runs_or_stop, show_error, use_app_navigation
 
 use_app_navigation()
 
@@ -19,21 +19,13 @@ st.caption(
     "each run's last measured generation, pass rates, topic coverage and settings."
 )
 
-try:
-    store = get_store()
-    runs = store.list_runs()[::-1]  # newest first
-except InfoSynthError as exc:
-    show_error(exc)
-    st.stop()
-
-if len(runs) < 2:
-    st.info(
-        f"**Comparing needs at least two runs; this store has {len(runs)}.** Start another on "
-        "the **Synthesize** page, e.g. the same config with k-farthest filtering off.",
-        icon=":material/info:",
-    )
-    st.page_link("pages/synthesize.py", label="Go to Synthesize", icon=":material/play_circle:")
-    st.stop()
+store, runs = runs_or_stop(
+    lambda n: (
+        f"**Comparing needs at least two runs; this store has {n}.** Start another on "
+        "the **Synthesize** page, e.g. the same config with k-farthest filtering off."
+    ),
+    at_least=2,
+)
 
 ids = [r.id for r in runs]
 labels = {r.id: f"{r.id} · {r.name or 'unnamed'} · {r.status}" for r in runs}

@@ -9,7 +9,7 @@ import streamlit as st
 from infosynth_core import InfoSynthError
 from infosynth_core.monitor import evaluations, start_evaluation
 from infosynth_core.runner import benchmark_problems
-from pages.common import get_settings, get_store, show_error, use_app_navigation
+from pages.common import get_settings, runs_or_stop, show_error, use_app_navigation
 
 use_app_navigation()
 
@@ -19,21 +19,10 @@ st.caption(
     "report pass / fail / error rates and pass@k (unbiased estimator, Chen et al. 2021)."
 )
 
-try:
-    store = get_store()
-    runs = [r for r in reversed(store.list_runs())]
-except InfoSynthError as exc:
-    show_error(exc)
-    st.stop()
-
-if not runs:
-    st.info(
-        "**No runs yet.** Start one on the **Synthesize** page; once it has verified problems "
-        "you can evaluate models on them here.",
-        icon=":material/info:",
-    )
-    st.page_link("pages/synthesize.py", label="Go to Synthesize", icon=":material/play_circle:")
-    st.stop()
+store, runs = runs_or_stop(
+    "**No runs yet.** Start one on the **Synthesize** page; once it has verified problems "
+    "you can evaluate models on them here.",
+)
 
 ids = [r.id for r in runs]
 wanted = st.query_params.get("run")

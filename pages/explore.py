@@ -20,7 +20,7 @@ from infosynth_core.explore import (
 )
 from infosynth_core.projection import warm_up
 from infosynth_core.runner import run_status
-from pages.common import get_store, show_error, show_problem, use_app_navigation
+from pages.common import runs_or_stop, show_error, show_problem, use_app_navigation
 
 use_app_navigation()
 
@@ -39,21 +39,10 @@ st.caption(
 )
 warm_up()  # compile UMAP in the background while the page loads
 
-try:
-    store = get_store()
-    runs = store.list_runs()[::-1]  # newest first
-except InfoSynthError as exc:
-    show_error(exc)
-    st.stop()
-
-if not runs:
-    st.info(
-        "**No runs yet.** Start one on the **Synthesize** page; its map, curves and operator "
-        "yield appear here while it runs.",
-        icon=":material/info:",
-    )
-    st.page_link("pages/synthesize.py", label="Go to Synthesize", icon=":material/play_circle:")
-    st.stop()
+store, runs = runs_or_stop(
+    "**No runs yet.** Start one on the **Synthesize** page; its map, curves and operator "
+    "yield appear here while it runs.",
+)
 
 ids = [r.id for r in runs]
 wanted = st.query_params.get("run")

@@ -22,7 +22,7 @@ from infosynth_core.review import (
     sandbox_for_run,
     set_review,
 )
-from pages.common import get_store, show_error, use_app_navigation
+from pages.common import runs_or_stop, show_error, use_app_navigation
 
 use_app_navigation()
 
@@ -396,21 +396,10 @@ def draw_problems(store, run_id: str, frame: pd.DataFrame, n_total: int) -> None
 
 
 # ---------------------------------------------------------------------------- the page
-try:
-    store = get_store()
-    runs = store.list_runs()[::-1]  # newest first
-except InfoSynthError as exc:
-    show_error(exc)
-    st.stop()
-
-if not runs:
-    st.info(
-        "**No runs to review yet.** Start a synthesis run on the **Synthesize** page; its "
-        "problems can be reviewed here as soon as they are stored.",
-        icon=":material/info:",
-    )
-    st.page_link("pages/synthesize.py", label="Go to Synthesize", icon=":material/play_circle:")
-    st.stop()
+store, runs = runs_or_stop(
+    "**No runs to review yet.** Start a synthesis run on the **Synthesize** page; its "
+    "problems can be reviewed here as soon as they are stored.",
+)
 
 ids = [r.id for r in runs]
 wanted = st.query_params.get("run")

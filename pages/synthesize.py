@@ -10,6 +10,7 @@ from infosynth_core import InfoSynthError
 from infosynth_core import runner as run_ctl
 from infosynth_core.monitor import (
     config_from_form,
+    format_eta,
     generation_rows,
     recent_events,
     resume_run,
@@ -32,13 +33,6 @@ try:
 except InfoSynthError as exc:
     show_error(exc)
     st.stop()
-
-
-def _fmt_eta(seconds) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 # ----------------------------------------------------------------------------- new run
@@ -208,7 +202,7 @@ def live(run_id: str) -> None:
         st.error(p["error"])
     st.progress(
         min(1.0, p["fraction"]),
-        text=f"step {p['steps_done']} of {p['steps_total']} · generation {p['generation']} of {p['generations']} · ETA {_fmt_eta(p['eta_s'])}",
+        text=f"step {p['steps_done']} of {p['steps_total']} · generation {p['generation']} of {p['generations']} · ETA {format_eta(p['eta_s'])}",
     )
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Verified problems", p["verified"], help=f"stops at {p['n_problems']}")

@@ -44,6 +44,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(predicate, timeout: float, what: str, poll: float = 0.2):
+    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def passed_problems(store, run_id: str) -> dict[str, str]:
+    """A run's verified problems: id -> content hash."""
+    return {
+        sp.problem.id: sp.problem.content_hash
+        for sp in store.problems(run_id=run_id)
+        if sp.problem.status == "passed"
+    }
+
+
 def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `python -m infosynth_core ARGS…` from the repository root; output captured."""
     return subprocess.run(

@@ -4,10 +4,8 @@ against the local OpenAI-compatible server."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from conftest import ROOT
+from conftest import ROOT, wait_until
 from openai_server import FakeOpenAIServer
 from scripted_llm import ScriptedLLM
 from streamlit.testing.v1 import AppTest
@@ -32,15 +30,6 @@ def _page(page: str) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _small(at: AppTest, generations: int = 1) -> None:
@@ -68,7 +57,7 @@ def test_synthesize_starts_an_offline_run_and_shows_it_finish(fresh_store):
     store = Store(fresh_store)
     (run,) = store.list_runs()
     assert run.name == "from the page" and run.config["colonies"] == 1
-    _wait(lambda: store.get_run(run.id).status == "finished", 180, "the run to finish")
+    wait_until(lambda: store.get_run(run.id).status == "finished", 180, "the run to finish")
     at.run()
     assert not at.exception
     assert "finished" in " ".join(h.value for h in at.subheader)
@@ -92,11 +81,11 @@ def test_synthesize_stop_button_stops_a_running_run(fresh_store):
     at.button(key="syn_start").click().run()
     store = Store(fresh_store)
     (run,) = store.list_runs()
-    _wait(lambda: store.get_run(run.id).status == "running", 120, "the runner to start")
+    wait_until(lambda: store.get_run(run.id).status == "running", 120, "the runner to start")
     at.run()
     at.button(key="syn_stop").click().run()
     assert not at.exception
-    _wait(lambda: store.get_run(run.id).status == "stopped", 120, "the run to stop")
+    wait_until(lambda: store.get_run(run.id).status == "stopped", 120, "the run to stop")
     at.run()
     assert at.button(key="syn_resume")  # a stopped run can be resumed
 
@@ -128,7 +117,7 @@ def test_evaluate_page_empty_state_then_a_model_evaluated_from_the_page(fresh_st
         at.button[0].click().run()  # the form's submit button
         assert not at.exception, [e.message for e in at.exception]
         assert any("Evaluation started" in s.value for s in at.success)
-        _wait(
+        wait_until(
             lambda: any(e["kind"] == "evaluation" for e in store.events(run.id)),
             180,
             "the evaluation report",

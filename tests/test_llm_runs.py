@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from conftest import run_cli
+from conftest import passed_problems, run_cli, wait_until
 from openai_server import FakeOpenAIServer
 from scripted_llm import ScriptedLLM
 
@@ -44,23 +44,6 @@ def _config(server: FakeOpenAIServer, **over):
     }
     base.update(over)
     return load_run_config(overrides=base)
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _passed(store: Store, run_id: str) -> dict[str, str]:
-    return {
-        sp.problem.id: sp.problem.content_hash
-        for sp in store.problems(run_id=run_id)
-        if sp.problem.status == "passed"
-    }
 
 
 def test_llm_run_stores_verified_problems_lineage_tokens_and_records(tmp_path):
@@ -97,12 +80,12 @@ def test_llm_run_resumes_after_kill_9_without_repeating_a_cached_call(tmp_path):
         run = runner.create_run(store, cfg, run_id="llm-kill")
         pid = runner.spawn(db, run.id)
         try:
-            _wait(lambda: len(_passed(store, run.id)) >= 3, 240, "3 verified problems")
+            wait_until(lambda: len(passed_problems(store, run.id)) >= 3, 240, "3 verified problems")
         finally:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         killed_at = time.monotonic()
-        before = _passed(store, run.id)
+        before = passed_problems(store, run.id)
         cached = {
             json.dumps(
                 [
@@ -137,7 +120,7 @@ def test_llm_run_resumes_after_kill_9_without_repeating_a_cached_call(tmp_path):
         in cached
     ]
     assert repeated == []  # no cached call is sent again
-    assert before.items() <= _passed(store, run.id).items()
+    assert before.items() <= passed_problems(store, run.id).items()
     assert store.get_run(run.id).status == "finished"
     assert json.loads(proc.stdout)["status"] == "finished"
 
@@ -163,7 +146,7 @@ def test_llm_run_with_30_percent_injected_faults_completes_and_counts_them(tmp_p
     # timeout or two (0.5 s per answer), never fewer
     assert faults <= len(events) <= faults + 3
     assert {e["data"]["kind"] for e in events} >= {"429", "5xx", "timeout", "malformed"}
-    assert len(_passed(store, run.id)) >= 3
+    assert len(passed_problems(store, run.id)) >= 3
 
 
 def test_budget_cap_stops_the_run_cleanly_and_resume_respects_it(tmp_path):

@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from conftest import run_cli
+from conftest import passed_problems, run_cli, wait_until
 
 from infosynth_core import runner
 from infosynth_core.config import load_run_config
@@ -24,24 +24,6 @@ SMALL = {
     "feedback_rounds": 2,
     "metrics": {"runs": 1},
 }
-
-
-def _wait(predicate, timeout: float, what: str, poll: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _passed(store: Store, run_id: str) -> dict[str, str]:
-    return {
-        sp.problem.id: sp.problem.content_hash
-        for sp in store.problems(run_id=run_id)
-        if sp.problem.status == "passed"
-    }
 
 
 def test_offline_run_three_generations_with_lineage_and_metrics(tmp_path):
@@ -114,15 +96,15 @@ def test_run_resumes_after_kill_9_without_losing_a_verified_problem(tmp_path):
     run = runner.create_run(store, cfg, run_id="killme")
     pid = runner.spawn(db, run.id)
     try:
-        _wait(lambda: len(_passed(store, run.id)) >= 3, 300, "3 verified problems")
+        wait_until(lambda: len(passed_problems(store, run.id)) >= 3, 300, "3 verified problems")
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    before = _passed(store, run.id)
+    before = passed_problems(store, run.id)
     assert runner.run_status(store, run.id)["status"] == "interrupted"
     proc = run_cli("run", "--resume", run.id, "--db", db, "--json", timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    after = _passed(store, run.id)
+    after = passed_problems(store, run.id)
     assert before.items() <= after.items()  # every verified problem kept, unchanged
     ids = [sp.problem.id for sp in store.problems(run_id=run.id)]
     assert len(ids) == len(set(ids))
@@ -139,17 +121,17 @@ def test_pause_resume_and_stop_are_honoured_between_steps(tmp_path):
     run = runner.create_run(store, cfg)
     pid = runner.spawn(db, run.id)
     try:
-        _wait(lambda: store.get_run(run.id).status == "running", 120, "the runner to start")
+        wait_until(lambda: store.get_run(run.id).status == "running", 120, "the runner to start")
         runner.request(store, run.id, "pause")
-        _wait(lambda: store.get_run(run.id).status == "paused", 180, "status paused")
+        wait_until(lambda: store.get_run(run.id).status == "paused", 180, "status paused")
         steps = runner.run_status(store, run.id)["progress"].get("steps_done", 0)
         time.sleep(2)
         assert runner.run_status(store, run.id)["progress"].get("steps_done", 0) == steps
         runner.request(store, run.id, "resume")
-        _wait(lambda: store.get_run(run.id).status == "running", 30, "status running again")
+        wait_until(lambda: store.get_run(run.id).status == "running", 30, "status running again")
         runner.request(store, run.id, "stop")
-        _wait(lambda: store.get_run(run.id).status == "stopped", 180, "status stopped")
-        _wait(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, 30, "the runner to exit")
+        wait_until(lambda: store.get_run(run.id).status == "stopped", 180, "status stopped")
+        wait_until(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, 30, "the runner to exit")
     finally:
         if runner.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
