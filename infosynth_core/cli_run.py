@@ -8,7 +8,8 @@ evaluate RUN_ID --model M [--base-url U] [--samples n]
                                ask a model to solve the run's verified problems; %pass,
                                %fail, %error and pass@k
 
-Exit status: 0 finished, 4 stopped (on request or because the budget is spent), 1 error.
+Exit status: 0 finished, 4 stopped (on request or because the budget is spent), 1 failed
+(an error, or a model endpoint that failed so that nothing was produced).
 """
 
 from __future__ import annotations
@@ -168,8 +169,10 @@ def _summary(store: Store, run_id: str, status: str) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from . import runner
+    from .apikeys import hold_environment_keys
 
     store = Store(settings.db_path)
+    hold_environment_keys()  # keys leave the environment before any test code runs
     if args.resume:
         if args.config or _overrides(args):
             raise ConfigError(
@@ -182,6 +185,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         config = load_run_config(args.config, _overrides(args))
         run_id = runner.create_run(store, config, run_id=args.run_id).id
         print(f"Created run {run_id} in {settings.db_path}.", file=sys.stderr)
+    config_llm = runner.run_config_of(store.get_run(run_id)).llm
+    if config_llm is not None:  # a key variable whose name does not look secret
+        hold_environment_keys([config_llm.api_key_env])
     if args.detach:
         pid = runner.spawn(settings.db_path, run_id)
         print(json.dumps({"run_id": run_id, "pid": pid}) if args.json else run_id)
@@ -201,7 +207,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 f"  generation {r['generation']}: {r['passed']} passed of {r['kept']} kept, "
                 f"benchmark {r['verified_total']}, novelty {nov} nats, diversity {div} nats"
             )
-    return 0 if status == "finished" else 4
+    return {"finished": 0, "stopped": 4}.get(status, 1)
 
 
 def cmd_control(args: argparse.Namespace, settings: Settings) -> int:
@@ -215,6 +221,7 @@ def cmd_control(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    from .apikeys import hold_environment_keys
     from .config import LLMConfig, validated
     from .engines.llm import LLMEngine
     from .evaluate import evaluate
@@ -222,6 +229,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from .runner import benchmark_problems
     from .sandbox import Sandbox
 
+    hold_environment_keys([args.api_key_env])  # out of the environment before test code runs
     store = Store(settings.db_path)
     problems = [sp.problem for sp in benchmark_problems(store, args.run_id)]
     if args.limit:

@@ -17,6 +17,13 @@ verified problems of all colonies are deduplicated again (merge), and the genera
 recorded: counts per operator, tokens, seconds, novelty and diversity of everything verified
 so far against the seeds (``projection.measure``), topic coverage.
 
+**A failing endpoint ends the run.** Endpoint failures (after the client's retries) are counted
+run-wide in the checkpoint (``state["endpoint"]``: steps answered, steps and verifications lost
+to API errors, the last error). When no step has been answered yet and
+``max(4, 2 * colonies)`` steps in a row were lost, the run stops with outcome
+``"endpoint_failed"``: nothing it could do would produce a problem, and every further call
+would only wait for the same error. The runner marks such a run ``failed`` with the reason.
+
 **Checkpoints.** After every colony step the whole loop state (pools as problem ids, each
 colony's random state, step counters, the generation's counts) is written to the store; the
 step's problems and attempts are written before it. A killed runner resumes from the last
@@ -52,6 +59,17 @@ __all__ = ["Evolution", "StepControl"]
 
 #: called between steps; returns "stop" to end the run there (it may wait while paused)
 StepControl = Callable[[], Awaitable[str | None]]
+
+
+def _endpoint_tally() -> dict[str, Any]:
+    """Run-wide endpoint counters kept in the checkpoint (see the module docstring)."""
+    return {
+        "steps_answered": 0,
+        "steps_lost": 0,
+        "verifications_lost": 0,
+        "failed_in_a_row": 0,
+        "last_error": None,
+    }
 
 
 def step_rng(random_state: int, colony: int, generation: int, step: int) -> random.Random:
@@ -138,6 +156,8 @@ class Evolution:
             state = self._initial_state()
             self.store.save_run_state(self.run_id, state)
         self._state = state
+        if "endpoint" in state:  # a resumed run gives the endpoint a fresh chance
+            state["endpoint"]["failed_in_a_row"] = 0
         self._steps_at_start = self._steps_done()
         if self.config.k_farthest or self.tagger is not None:
             # One batched pass over the colonies' seeds (cached in the store across runs)
@@ -163,6 +183,7 @@ class Evolution:
             "generation_started": None,
             "verified": 0,
             "usage": Usage().to_dict(),
+            "endpoint": _endpoint_tally(),
         }
 
     def _steps_done(self) -> int:
@@ -179,7 +200,8 @@ class Evolution:
     # ------------------------------------------------------------------ run
     async def run(self) -> str:
         """Run (or resume) to the end. Returns ``"finished"``, ``"stopped"`` (a control
-        asked) or ``"budget"`` (the token/cost cap was reached)."""
+        asked), ``"budget"`` (the token/cost cap was reached) or ``"endpoint_failed"`` (no
+        call to the endpoint has succeeded and it keeps failing: see the module docstring)."""
         self._load()
         cfg = self.config
         try:
@@ -281,10 +303,18 @@ class Evolution:
         except LLMError as exc:
             counts.step("mutation" if mutation else "crossover", api_error=True)
             self.store.add_event(
-                self.run_id, "error", "api_error", f"colony {c} step {s}: {exc}", {"colony": c}
+                self.run_id,
+                "error",
+                "api_error",
+                f"colony {c} step {s}: {exc}",
+                {"colony": c, "lost": "step"},
             )
+            self._endpoint_failed(str(exc), step=True)
             return []
         counts.step("mutation" if mutation else "crossover", proposal=proposal)
+        tally = self._endpoint()
+        tally["steps_answered"] += 1
+        tally["failed_in_a_row"] = 0
         for note in proposal.notes:
             self.store.add_event(self.run_id, "info", "engine", note, {"colony": c, "step": s})
         kept = await self._filter(proposal, pool, counts, c)
@@ -296,7 +326,26 @@ class Evolution:
         )
         for cand, problem in zip(kept, results, strict=True):
             counts.outcome(cand.operator, problem.status, problem.metadata.get("usage", {}))
+            if problem.metadata.get("api_error"):
+                counts.verification_api_error()
         return ids
+
+    # ------------------------------------------------------------------ endpoint failures
+    def _endpoint(self) -> dict[str, Any]:
+        return self._state.setdefault("endpoint", _endpoint_tally())
+
+    def _endpoint_failed(self, message: str, *, step: bool) -> None:
+        """Count an endpoint failure; stop the run when the endpoint never answered."""
+        tally = self._endpoint()
+        tally["last_error"] = message[:1000]
+        if not step:
+            tally["verifications_lost"] += 1
+            return
+        tally["steps_lost"] += 1
+        tally["failed_in_a_row"] += 1
+        limit = max(4, 2 * self.config.colonies)
+        if tally["steps_answered"] == 0 and tally["failed_in_a_row"] >= limit:
+            self.stop_reason = self.stop_reason or "endpoint_failed"
 
     def _index(self, c: int, pool: list[Problem]) -> dedup.GrowingIndex:
         """Colony ``c``'s MinHash-LSH index, brought up to date with its pool."""
@@ -412,9 +461,17 @@ class Evolution:
             run_id=f"{self.run_id}-{pid}",
             on_attempt=lambda a: self.store.add_attempt(pk, a),
         )
-        if ver.api_error:
-            self.store.add_event(self.run_id, "error", "api_error", f"{pid}: {ver.api_error}")
         meta = dict(problem.metadata)
+        if ver.api_error:
+            self.store.add_event(
+                self.run_id,
+                "error",
+                "api_error",
+                f"{pid}: {ver.api_error}",
+                {"colony": c, "lost": "verification"},
+            )
+            self._endpoint_failed(ver.api_error, step=False)
+            meta["api_error"] = ver.api_error[:1000]
         meta["usage"] = ver.usage.to_dict()
         meta["rounds"] = len(ver.attempts)
         update: dict[str, Any] = {

@@ -8,7 +8,9 @@ One record per generation, a JSON object::
                                       "unparsable": 0, "prompt_tokens": 812, ...}, ...},
      "steps": {"mutation": 5, "crossover": 3},
      "unparsable_answers": {"mutation": 0, "crossover": 1},   # answers that gave no candidate
-     "api_errors": {"mutation": 0, "crossover": 0},          # steps lost to endpoint failures
+     "api_errors": {"mutation": 0, "crossover": 0,           # steps lost to endpoint failures
+                    "verification": 0},                      # candidates whose solve/test
+                                                             # calls failed at the endpoint
      "totals": {"proposed": ..., "kept": ..., "passed": ..., ...},
      "usage": {"calls": ..., "cached_calls": ..., "prompt_tokens": ..., "completion_tokens": ...,
                "cost_usd": ...},
@@ -85,6 +87,10 @@ class GenerationCounts:
             )
             ops = [op for op in OPERATORS if op.startswith(kind)]
             self._add_usage(ops, proposal.usage)
+
+    def verification_api_error(self) -> None:
+        """Count one candidate whose verification ended because the endpoint failed."""
+        self.api_errors["verification"] = self.api_errors.get("verification", 0) + 1
 
     def outcome(self, operator: str, status: str, usage: dict[str, Any] | Usage) -> None:
         """Count the verification outcome of one kept candidate and its tokens."""

@@ -8,7 +8,6 @@ every step. Nothing here blocks on the run.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,12 @@ __all__ = [
 ]
 
 
-def _environ(config: RunConfig, api_key: str | None) -> dict[str, str] | None:
-    """The runner's environment: the typed key goes to it in the variable the config names
-    (never into the store, the config or an export)."""
+def _keys(config: RunConfig, api_key: str | None) -> dict[str, str] | None:
+    """A typed key, for the runner, under the variable the config names (handed over by
+    pipe: never into an environment, the store, the config or an export)."""
     if not api_key or config.llm is None:
         return None
-    env = dict(os.environ)
-    env[config.llm.api_key_env] = api_key
-    return env
+    return {config.llm.api_key_env: api_key}
 
 
 def start_run(
@@ -46,7 +43,7 @@ def start_run(
 ) -> RunInfo:
     """Create a run for ``config`` and start its runner process in the background."""
     run = runner.create_run(store, config)
-    pid = runner.spawn(db_path, run.id, environ=_environ(config, api_key))
+    pid = runner.spawn(db_path, run.id, keys=_keys(config, api_key))
     store.add_event(run.id, "info", "runner", f"runner process {pid} started from the dashboard")
     return store.get_run(run.id)
 
@@ -62,7 +59,7 @@ def resume_run(
         return runner.request(store, run_id, "resume")
     config = runner.run_config_of(store.get_run(run_id))
     store.update_run(run_id, control=None)
-    runner.spawn(db_path, run_id, environ=_environ(config, api_key))
+    runner.spawn(db_path, run_id, keys=_keys(config, api_key))
     store.add_event(run_id, "info", "runner", "runner process restarted from the dashboard")
     return store.get_run(run_id)
 
@@ -90,7 +87,8 @@ def _age_s(timestamp: str) -> float:
 def run_progress(store: Store, run_id: str) -> dict[str, Any]:
     """Where a run stands: status (``interrupted`` when its process died), steps done and
     total, fraction, ETA in seconds (from the runner's step rate, less the time since its
-    last report), verified problems, tokens and cost billed, the last error."""
+    last report), verified problems, tokens and cost billed, operator steps and verifications
+    lost to API errors (run-wide), the last error."""
     info = runner.run_status(store, run_id)
     run = store.get_run(run_id)
     config = run.config or {}
@@ -109,8 +107,11 @@ def run_progress(store: Store, run_id: str) -> dict[str, Any]:
     elif info["status"] != "running":
         eta = None
     usage = info["usage"] or {}
+    endpoint = (run.state or {}).get("endpoint") or {}
     return {
         "status": info["status"],
+        # calls lost to endpoint failures after retries, run-wide (one api_error event each)
+        "api_errors": int(endpoint.get("steps_lost", 0) + endpoint.get("verifications_lost", 0)),
         "steps_done": done,
         "steps_total": total,
         "fraction": (done / total) if total else 0.0,
@@ -201,9 +202,8 @@ def start_evaluation(
     """Start ``infosynth evaluate`` for a run as a background process; returns its pid.
 
     Its report is stored as a run event (kind ``evaluation``) when it ends; its output goes
-    to ``<db folder>/runs/<run_id>.evaluate.log``. A typed ``api_key`` is passed to that
-    process only, in the variable ``api_key_env``."""
-    import subprocess
+    to ``<db folder>/runs/<run_id>.evaluate.log``. A typed ``api_key`` is handed to that
+    process only, by pipe, as the variable ``api_key_env`` (see :func:`runner.launch`)."""
     import sys
 
     if not runner.benchmark_problems(store, run_id):
@@ -211,8 +211,7 @@ def start_evaluation(
             f"Run '{run_id}' has no verified problems yet; evaluate it once it has some."
         )
     db_path = Path(db_path)
-    log = db_path.parent / "runs" / f"{run_id}.evaluate.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    log = runner.run_file(db_path, run_id, ".evaluate.log")
     cmd = [sys.executable, "-m", "infosynth_core", "evaluate", run_id, "--db", str(db_path)]
     cmd += ["--model", model, "--samples", str(samples), "--api-key-env", api_key_env]
     cmd += ["--k", ",".join(str(k) for k in ks), "--json"]
@@ -220,28 +219,15 @@ def start_evaluation(
         cmd += ["--base-url", base_url]
     if limit:
         cmd += ["--limit", str(limit)]
-    env = dict(os.environ)
-    if api_key:
-        env[api_key_env] = api_key
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
+    pid = runner.launch(cmd, log, keys={api_key_env: api_key} if api_key else None)
     store.add_event(
         run_id,
         "info",
         "evaluation_started",
-        f"evaluating {model} (pid {proc.pid})",
-        {"pid": proc.pid, "model": model, "samples": samples, "log": str(log)},
+        f"evaluating {model} (pid {pid})",
+        {"pid": pid, "model": model, "samples": samples, "log": str(log)},
     )
-    return proc.pid
+    return pid
 
 
 def evaluations(store: Store, run_id: str) -> dict[str, Any]:

@@ -27,8 +27,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .apikeys import KEY_FD_VAR, child_environment, key_pipe
 from .config import RunConfig, validated
-from .errors import InfoSynthError, NotFoundError, RunControlError
+from .errors import ConfigError, InfoSynthError, NotFoundError, RunControlError
+from .ids import check_id
 from .store import RunInfo, Store
 from .store._sql import utc_now
 
@@ -132,34 +134,67 @@ def request(store: Store, run_id: str, action: str) -> RunInfo:
     return store.update_run(run_id, control=action)
 
 
-def spawn(
-    db_path: str | Path,
-    run_id: str,
-    *,
-    log_path: str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> int:
-    """Start ``python -m infosynth_core run --resume RUN_ID`` as a detached process (its own
-    session, so closing the dashboard or the terminal does not stop it). Output goes to
-    ``log_path`` (default: ``<db folder>/runs/<run_id>.log``). Returns the pid."""
-    db_path = Path(db_path)
-    log = Path(log_path) if log_path else db_path.parent / "runs" / f"{run_id}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ if environ is None else environ)
+def run_file(db_path: str | Path, run_id: str, suffix: str = ".log") -> Path:
+    """The path of a runner file of ``run_id`` (its log, its evaluation log): always
+    ``<db folder>/runs/<run_id><suffix>``, inside the store's folder.
+
+    Raises ConfigError when the run id is not a safe id (see :mod:`infosynth_core.ids`)
+    or the path would leave that folder.
+    """
+    try:
+        check_id(run_id)
+    except ValueError as exc:
+        raise ConfigError(f"The run id {exc}; run files are named after it.") from None
+    folder = (Path(db_path).resolve().parent / "runs").resolve()
+    path = (folder / f"{run_id}{suffix}").resolve()
+    if path.parent != folder:
+        raise ConfigError(
+            f"The run file '{run_id}{suffix}' would be written outside {folder}; use a plain "
+            "suffix such as '.log'."
+        )
+    return path
+
+
+def launch(cmd: list[str], log: Path, *, keys: Mapping[str, str] | None = None) -> int:
+    """Start ``cmd`` detached (its own session, so closing the dashboard or the terminal does
+    not stop it), output appended to ``log``. Returns the pid.
+
+    API keys (``keys``, and any secret-looking variable of this process) reach the child
+    through an inherited pipe, never its environment (see :mod:`infosynth_core.apikeys`):
+    the child spawns sandboxed test code, which must not find them in ``/proc``.
+    """
+    env, handover = child_environment(dict(keys or {}))
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-m", "infosynth_core", "run", "--resume", run_id, "--db", str(db_path)]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
+    fd = key_pipe(handover)
+    if fd is not None:
+        env[KEY_FD_VAR] = str(fd)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(fd,) if fd is not None else (),
+            )
+    finally:
+        if fd is not None:
+            os.close(fd)
     return proc.pid
+
+
+def spawn(db_path: str | Path, run_id: str, *, keys: Mapping[str, str] | None = None) -> int:
+    """Start ``python -m infosynth_core run --resume RUN_ID`` in the background
+    (:func:`launch`); output goes to ``<db folder>/runs/<run_id>.log``. ``keys`` maps
+    variable names to API keys for the runner (a key typed in the dashboard). Returns the
+    pid."""
+    cmd = [sys.executable, "-m", "infosynth_core", "run", "--resume", run_id, "--db", str(db_path)]
+    return launch(cmd, run_file(db_path, run_id), keys=keys)
 
 
 def benchmark_problems(store: Store, run_id: str) -> list:
@@ -219,10 +254,12 @@ def execute(
     poll_s: float = 0.5,
 ) -> str:
     """Execute (or resume) a stored run in this process until it finishes, is stopped or
-    spends its budget. Returns the final status: ``finished`` or ``stopped``.
+    spends its budget. Returns the final status: ``finished``, ``stopped`` or ``failed``.
 
     Every outcome is written to the run row; an unexpected error marks the run ``failed``
-    with the message in ``error`` (and is raised again).
+    with the message in ``error`` (and is raised again). A run that produced nothing because
+    its model endpoint failed ends ``failed`` too, with the reason (:func:`endpoint_failure`),
+    and returns ``"failed"``.
     """
     from .embed import DEFAULT_MODEL, Embedder
     from .evolve import Evolution
@@ -304,6 +341,11 @@ def execute(
         sandbox.close()
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
+    failure = endpoint_failure(store.get_run(run_id).state or {}, outcome)
+    if failure is not None:
+        store.update_run(run_id, status="failed", control=None, error=failure)
+        store.add_event(run_id, "error", "runner", failure)
+        return "failed"
     if outcome == "finished":
         store.update_run(run_id, status="finished", control=None, finished_at=utc_now())
         store.add_event(run_id, "info", "runner", "run finished")
@@ -316,6 +358,30 @@ def execute(
     store.update_run(run_id, status="stopped", control=None)
     store.add_event(run_id, "info", "runner", "run stopped on request")
     return "stopped"
+
+
+def endpoint_failure(state: dict[str, Any], outcome: str) -> str | None:
+    """Why a run whose model endpoint failed must end ``failed``, or None.
+
+    A run fails for its endpoint when the loop gave up on it (``outcome ==
+    "endpoint_failed"``: no call ever succeeded and it kept failing), or when it ran to its
+    end with no verified problem and at least one call lost to an API error. The message
+    gives the counts (the same as the run's ``api_error`` events) and the last error.
+    """
+    tally = state.get("endpoint") or {}
+    lost = tally.get("steps_lost", 0) + tally.get("verifications_lost", 0)
+    if outcome != "endpoint_failed" and not (
+        outcome == "finished" and state.get("verified", 0) == 0 and lost > 0
+    ):
+        return None
+    steps = tally.get("steps_lost", 0) + tally.get("steps_answered", 0)
+    return (
+        f"failed: the model endpoint failed — {tally.get('steps_lost', 0)} of {steps} "
+        f"operator step(s) and {tally.get('verifications_lost', 0)} verification(s) were lost "
+        f"to API errors and no problem was verified. Last error: "
+        f"{tally.get('last_error') or 'unknown'}. Check llm.base_url, llm.model and the API "
+        "key, then resume the run (`infosynth run --resume ID`) or start a new one."
+    )
 
 
 async def _run_and_close(evo, engine) -> str:

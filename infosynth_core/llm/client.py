@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import random
 import time
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from ..apikeys import get_key
 from ..engines.base import Usage
 from ..errors import BudgetExceededError, ConfigError, LLMError
 from .meter import UsageMeter
@@ -132,8 +132,11 @@ class LLMClient:
         self.config = config
         self.store = store
         self.run_id = run_id
-        env = os.environ if environ is None else environ
-        key = api_key if api_key is not None else env.get(config.api_key_env, "")
+        if api_key is None:  # held in memory (apikeys), else the environment
+            api_key = (
+                get_key(config.api_key_env) if environ is None else environ.get(config.api_key_env)
+            )
+        key = api_key or ""
         self._api_key = key.strip() or "EMPTY"
         self.meter = UsageMeter(prior=spent or Usage())
         self._rng = random.Random(random_state)

@@ -4,7 +4,13 @@ See ``isolation.py`` for the isolation levels, ``worker.py`` for what happens in
 ``pool.py`` for the pool and the verdict rules.
 """
 
-from .isolation import FALLBACK_WARNING, ISOLATION_LEVELS, detect_isolation
+from .isolation import (
+    FALLBACK_WARNING,
+    ISOLATION_LEVELS,
+    detect_isolation,
+    fallback_warning,
+    isolation_problem,
+)
 from .pool import Job, Sandbox, collect_tests
 from .result import Limits, RunResult, sanitize_output
 
@@ -18,4 +24,6 @@ __all__ = [
     "sanitize_output",
     "ISOLATION_LEVELS",
     "FALLBACK_WARNING",
+    "fallback_warning",
+    "isolation_problem",
 ]

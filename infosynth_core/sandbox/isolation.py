@@ -24,16 +24,49 @@ import sys
 import sysconfig
 from pathlib import Path
 
-__all__ = ["ISOLATION_LEVELS", "detect_isolation", "worker_command", "FALLBACK_WARNING"]
+__all__ = [
+    "ISOLATION_LEVELS",
+    "detect_isolation",
+    "isolation_problem",
+    "worker_command",
+    "FALLBACK_WARNING",
+    "fallback_warning",
+]
 
 ISOLATION_LEVELS = ("bubblewrap", "process")
 WORKER = Path(__file__).resolve().parent / "worker.py"
-FALLBACK_WARNING = (
-    "Kernel isolation (bubblewrap) is unavailable, so candidate code runs only under "
-    "process-level limits: it can read the host's files and reach its network, and a "
-    "program that escapes into a new session can outlive its run. Install Debian's "
-    "'bubblewrap' package (make test / make run do it when they can) for full isolation."
+_FALLBACK_RISKS = (
+    "candidate code runs only under process-level limits: it can read the host's files and "
+    "reach its network, and a program that escapes into a new session can outlive its run. "
+    "API keys are kept out of the environment of every process that starts test code, but "
+    "test code can read the environment of your other processes (the shell you started "
+    "InfoSynth from) and, as root, everything."
 )
+_FALLBACK_FIX = (
+    "Install Debian's 'bubblewrap' package (make test / make run do it when they can) for "
+    "full isolation."
+)
+FALLBACK_WARNING = (
+    f"Kernel isolation (bubblewrap) is unavailable, so {_FALLBACK_RISKS} {_FALLBACK_FIX}"
+)
+
+
+def fallback_warning(requested: str = "auto") -> str:
+    """Why process-level isolation is in use, what it risks and how to get full isolation.
+
+    ``requested`` is the isolation the user asked for: ``"process"`` (chosen, e.g.
+    ``sandbox.isolation = "process"``) or ``"auto"`` (then the reason is what
+    :func:`detect_isolation` found: bubblewrap missing, or installed but unable to start).
+    """
+    if requested == "process":
+        return (
+            'Process-level isolation was chosen (sandbox.isolation = "process"), so '
+            f'{_FALLBACK_RISKS} Set it to "auto" or "bubblewrap" for kernel isolation.'
+        )
+    reason = isolation_problem() or "bubblewrap cannot start here"
+    return f"Kernel isolation is unavailable ({reason}), so {_FALLBACK_RISKS} {_FALLBACK_FIX}"
+
+
 # Environment of the worker: an allow-list, nothing from the host.
 BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -113,10 +146,10 @@ def worker_command(level: str, *, tmpfs_mb: int = 64) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def detect_isolation() -> str:
-    """'bubblewrap' when a bwrap sandbox can start here, else 'process'. Cached per process."""
+def isolation_problem() -> str | None:
+    """Why bubblewrap cannot be used here, or None when it can. Cached per process."""
     if shutil.which("bwrap") is None:
-        return "process"
+        return "the 'bwrap' program of Debian's bubblewrap package is not installed"
     try:
         probe = subprocess.run(
             bwrap_command(8) + [sys.executable, "-I", "-c", "print('ok')"],
@@ -125,6 +158,17 @@ def detect_isolation() -> str:
             timeout=30,
             check=False,
         )
-    except (OSError, subprocess.SubprocessError):
-        return "process"
-    return "bubblewrap" if probe.returncode == 0 and probe.stdout.strip() == "ok" else "process"
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bubblewrap is installed but could not start: {exc}"
+    if probe.returncode == 0 and probe.stdout.strip() == "ok":
+        return None
+    said = (probe.stderr.strip().splitlines() or ["no message"])[-1][:200]
+    return (
+        f"bubblewrap is installed but could not start a sandbox here ({said}); user "
+        "namespaces may be disabled on this machine or in its container"
+    )
+
+
+def detect_isolation() -> str:
+    """'bubblewrap' when a bwrap sandbox can start here, else 'process'. Cached per process."""
+    return "process" if isolation_problem() else "bubblewrap"

@@ -30,12 +30,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..apikeys import make_undumpable
 from ..errors import ConfigError
 from .isolation import (
     BASE_ENV,
-    FALLBACK_WARNING,
     ISOLATION_LEVELS,
     detect_isolation,
+    fallback_warning,
     worker_command,
 )
 from .result import Limits, RunResult, sanitize_output
@@ -214,7 +215,10 @@ class Sandbox:
         self.limits = limits or Limits()
         self.requested_isolation = isolation
         self.isolation = detect_isolation() if isolation == "auto" else isolation
-        self.warning = FALLBACK_WARNING if self.isolation == "process" else None
+        self.warning = fallback_warning(isolation) if self.isolation == "process" else None
+        if self.isolation == "process":
+            # Test code runs as this user: keep it out of this process's memory and /proc.
+            make_undumpable()
         self.coverage = coverage
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError, SeedSetExistsError, StoreError
+from ..errors import ConfigError, NotFoundError, SeedSetExistsError, StoreError
+from ..ids import check_id
 from ..problem import Origin, Problem
 from ._sql import _dumps, utc_now
 from .caches import CacheMixin
@@ -382,6 +383,13 @@ class Store(RunRecordsMixin, CacheMixin):
     def create_run(
         self, *, run_id: str, seed_set: str | None, config: dict[str, Any], name: str = ""
     ) -> RunInfo:
+        try:
+            check_id(run_id)
+        except ValueError as exc:
+            raise ConfigError(
+                f"The run id {exc}; run ids name files under the store's folder. Pick one "
+                "such as 'run-ablation-1' or leave it out for a generated one."
+            ) from None
         seed_set_id = self.get_seed_set(seed_set).id if seed_set is not None else None
         now = utc_now()
         with self.transaction() as conn:
