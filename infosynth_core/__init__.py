@@ -10,9 +10,11 @@ from .config import LLMConfig, RunConfig, Settings, load_run_config
 from .errors import (
     BudgetExceededError,
     ConfigError,
+    DroppedDataError,
     ExportError,
     FileTooLargeError,
     FormatDetectionError,
+    ImportLimitError,
     InfoSynthError,
     LLMError,
     NotFoundError,
@@ -23,7 +25,14 @@ from .errors import (
     StoreError,
     UnsupportedFileError,
 )
-from .export import EXPORT_FORMATS, ExportResult, export_from_store, export_problems
+from .export import (
+    EXPORT_FORMATS,
+    ExportInfo,
+    ExportResult,
+    export_from_store,
+    export_problems,
+    find_exports,
+)
 from .formats import FORMATS, detect_format
 from .problem import DIFFICULTIES, OPERATORS, REVIEWS, STATUSES, Origin, Problem
 from .seeds import (
@@ -69,15 +78,19 @@ __all__ = [
     "load_bundled_seeds",
     "ensure_bundled_seed_set",
     "EXPORT_FORMATS",
+    "ExportInfo",
     "ExportResult",
     "export_problems",
     "export_from_store",
+    "find_exports",
     "InfoSynthError",
     "ConfigError",
     "RecordIssue",
     "RecordValidationError",
     "FormatDetectionError",
     "FileTooLargeError",
+    "ImportLimitError",
+    "DroppedDataError",
     "UnsupportedFileError",
     "StoreError",
     "SeedSetExistsError",

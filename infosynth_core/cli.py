@@ -25,12 +25,12 @@ from collections.abc import Sequence
 
 from . import cli_run
 from ._version import __version__
-from .config import Settings
+from .config import Settings, validated
 from .errors import InfoSynthError
 from .export import EXPORT_FORMATS, export_from_store
 from .formats import FORMATS
 from .problem import REVIEWS
-from .seeds import import_seed_file, load_problems
+from .seeds import load_problems
 from .store import Store
 
 __all__ = ["main", "build_parser"]
@@ -77,7 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="map a column to a canonical field (repeatable); overrides --format",
     )
     imp.add_argument("--replace", action="store_true", help="replace a seed set of that name")
-    imp.add_argument("--max-mb", type=float, help="import size limit in MiB (default 50)")
+    imp.add_argument(
+        "--max-mb", type=float, help="import size limit in MiB, on disk and decoded (default 50)"
+    )
+    imp.add_argument("--max-records", type=int, help="most records to import (default 200,000)")
+    imp.add_argument(
+        "--max-statement-chars",
+        type=int,
+        help="longest statement in characters (default 50,000)",
+    )
+    imp.add_argument(
+        "--drop-unused",
+        action="store_true",
+        help="import even if solution/test columns or unknown canonical fields would be "
+        "dropped (a warning lists them)",
+    )
     imp.add_argument("--json", action="store_true", help="print the result as JSON")
 
     exp = sub.add_parser("export", parents=[common], help="export a run or seed set")
@@ -85,7 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     exp.add_argument("--out", required=True, help="output file (jsonl, parquet) or folder (hf)")
     exp.add_argument("--review", choices=REVIEWS, help="only problems in this review state")
-    exp.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    exp.add_argument(
+        "--min-mutation-score",
+        type=float,
+        metavar="X",
+        help="only problems whose tests reject at least this fraction of mutants "
+        "(0.8 = 80%%); unscored problems are left out",
+    )
+    exp.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous InfoSynth export at PATH (never anything else, never the store)",
+    )
 
     ver = sub.add_parser("verify", help="run each problem's solution against its tests, sandboxed")
     ver.add_argument("file", help="JSONL, JSON, CSV or Parquet file (any import format)")
@@ -157,18 +182,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    store = Store(settings.db_path)
-    info = import_seed_file(
-        store,
+    limits = {
+        "max_import_records": args.max_records,
+        "max_statement_chars": args.max_statement_chars,
+    }
+    if any(v is not None for v in limits.values()):
+        data = settings.model_dump()
+        data.update({k: v for k, v in limits.items() if v is not None})
+        settings = validated(Settings, data, what="settings")
+    loaded = load_problems(  # everything is read and checked before the store is opened
         args.file,
-        name=args.name,
         format=args.format,
         mapping=_mapping(args.map),
         settings=settings,
-        replace=args.replace,
+        allow_dropped_columns=args.drop_unused,
     )
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    info = loaded.save(Store(settings.db_path), args.name, replace=args.replace)
     if args.json:
-        print(json.dumps({"name": info.name, "n_problems": info.n_problems, "format": info.format}))
+        print(
+            json.dumps(
+                {
+                    "name": info.name,
+                    "n_problems": info.n_problems,
+                    "format": info.format,
+                    "kept_columns": list(loaded.kept_columns),
+                    "dropped_columns": dict(loaded.dropped),
+                }
+            )
+        )
     else:
         print(
             f"Imported {info.n_problems} problems ({info.format}) as seed set '{info.name}' "
@@ -185,12 +228,20 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         format=args.format,
         out=args.out,
         review=args.review,
+        min_mutation_score=args.min_mutation_score,
         overwrite=args.overwrite,
     )
+    replaced = ", replacing the previous export" if result.replaced else ""
     print(
-        f"Exported {result.manifest['n_problems']} problems to {result.data_path} "
+        f"Exported {result.manifest['n_problems']} problems to {result.data_path}{replaced} "
         f"(manifest: {result.manifest_path})."
     )
+    ts = result.manifest["test_strength"]
+    if ts["scored"]:
+        print(
+            f"Test strength: {ts['scored']} scored, mean mutation score {ts['mean']:.2f}, "
+            f"{ts['share_at_least_0_8']:.0%} reject at least 80% of their mutants."
+        )
     return 0
 
 
@@ -452,4 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](args, settings)
     except InfoSynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (RecursionError, MemoryError) as exc:  # a limit no check foresaw: no traceback
+        print(
+            f"error: {args.command} stopped: {type(exc).__name__} ({exc}). Nothing partial was "
+            "stored; please report the input that caused this.",
+            file=sys.stderr,
+        )
         return 1

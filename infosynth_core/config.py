@@ -41,6 +41,7 @@ ENV_VARS = {
     "INFOSYNTH_DB": "db_path",
     "INFOSYNTH_MAX_IMPORT_MB": "max_import_mb",
     "INFOSYNTH_MAX_IMPORT_RECORDS": "max_import_records",
+    "INFOSYNTH_MAX_STATEMENT_CHARS": "max_statement_chars",
 }
 
 
@@ -83,9 +84,14 @@ class Settings(BaseModel):
         SQLite file of the store. Default ``data/infosynth.db`` (relative to the working
         directory). Environment: ``INFOSYNTH_DB``.
     max_import_mb
-        Largest input file an import accepts, in MiB (default 50). ``INFOSYNTH_MAX_IMPORT_MB``.
+        Largest input an import accepts, in MiB (default 50), both as stored on disk and once
+        decoded (a compressed Parquet file is measured by its uncompressed data).
+        ``INFOSYNTH_MAX_IMPORT_MB``.
     max_import_records
         Most records one import accepts (default 200,000). ``INFOSYNTH_MAX_IMPORT_RECORDS``.
+    max_statement_chars
+        Longest problem statement an import accepts, in characters (default 50,000).
+        ``INFOSYNTH_MAX_STATEMENT_CHARS``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,6 +99,7 @@ class Settings(BaseModel):
     db_path: Path = DEFAULT_DB_PATH
     max_import_mb: float = Field(default=50.0, gt=0, le=4096)
     max_import_records: int = Field(default=200_000, gt=0)
+    max_statement_chars: int = Field(default=50_000, gt=0)
 
     @property
     def max_import_bytes(self) -> int:
@@ -235,6 +242,8 @@ class RunConfig(_Strict):
     dedup_threshold: float = Field(default=0.75, gt=0, le=1)
     dedup_permutations: int = Field(default=250, ge=16, le=4096)
     rephrase: bool = False
+    #: mutants per verified problem for its mutation score (0 = no score); see mutants.py
+    mutation_mutants: int = Field(default=8, ge=0, le=64)
     sandbox: SandboxConfig = SandboxConfig()
     metrics: MetricsConfig = MetricsConfig()
 

@@ -14,8 +14,10 @@ __all__ = [
     "RecordIssue",
     "RecordValidationError",
     "FormatDetectionError",
+    "ImportLimitError",
     "FileTooLargeError",
     "UnsupportedFileError",
+    "DroppedDataError",
     "StoreError",
     "SeedSetExistsError",
     "NotFoundError",
@@ -76,12 +78,27 @@ class FormatDetectionError(InfoSynthError, ValueError):
     """The columns of an input file match no known format."""
 
 
-class FileTooLargeError(InfoSynthError, ValueError):
-    """An input file is larger than the configured limit."""
+class ImportLimitError(InfoSynthError, ValueError):
+    """An input file is over an import limit: decoded bytes, records, nesting depth, …
+
+    The message names the file, the limit, its value and how to raise it.
+    """
+
+
+class FileTooLargeError(ImportLimitError):
+    """An input file is larger than the configured limit (on disk or once decoded)."""
 
 
 class UnsupportedFileError(InfoSynthError, ValueError):
-    """An input file has an extension or encoding InfoSynth cannot read."""
+    """An input file has an extension, encoding or structure InfoSynth cannot read."""
+
+
+class DroppedDataError(InfoSynthError, ValueError):
+    """An import would lose columns, rows or fields; nothing was stored.
+
+    The message names what would be lost and the opt-in that accepts the loss
+    (``allow_dropped_columns=True``, ``--drop-unused``, the Seeds page checkbox).
+    """
 
 
 class StoreError(InfoSynthError, RuntimeError):

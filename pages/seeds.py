@@ -15,6 +15,7 @@ from infosynth_core import (
     load_bundled_seeds,
     load_problems,
 )
+from infosynth_core.textsafe import escape_hover, escape_markdown, markdown_code
 from pages.common import (
     get_settings,
     get_store,
@@ -33,14 +34,15 @@ NONE = "—"
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=8)
 def _load_upload(
-    data: bytes, filename: str, fmt: str, mapping: tuple, max_mb: float
+    data: bytes, filename: str, fmt: str, mapping: tuple, settings_json: str, drop_unused: bool
 ) -> LoadedSeeds:
     return load_problems(
         data,
         filename=filename,
         format=fmt,
         mapping=dict(mapping) or None,
-        settings=Settings(max_import_mb=max_mb),
+        settings=Settings.model_validate_json(settings_json),
+        allow_dropped_columns=drop_unused,
     )
 
 
@@ -53,7 +55,8 @@ def _summary(loaded: LoadedSeeds) -> str:
     n_ref = sum(p.has_reference for p in loaded.problems)
     topics = {t for p in loaded.problems for t in p.topics}
     return (
-        f"**{len(loaded.problems)} problems** read from `{loaded.source}` as *{loaded.format}* · "
+        f"**{len(loaded.problems)} problems** read from {markdown_code(loaded.source)} as "
+        f"*{escape_markdown(loaded.format)}* · "
         f"{n_ref} with solution and tests · {len(topics)} topics"
     )
 
@@ -65,7 +68,7 @@ st.caption(
 )
 
 if "seeds_flash" in st.session_state:
-    st.success(st.session_state.pop("seeds_flash"), icon=":material/check_circle:")
+    st.success(escape_markdown(st.session_state.pop("seeds_flash")), icon=":material/check_circle:")
 
 try:
     settings = get_settings()
@@ -100,6 +103,13 @@ if names:
 
             with st.spinner("Embedding and laying out the statements…"):
                 points = seed_map(store, chosen)
+            # Plotly renders HTML in hover labels and legend entries: stored text is escaped
+            points = points.assign(
+                **{
+                    c: points[c].map(escape_hover)
+                    for c in ("id", "statement", "difficulty", "topic")
+                }
+            )
             fig = px.scatter(
                 points,
                 x="x",
@@ -123,10 +133,10 @@ if names:
         if pid is not None:
             show_problem(by_id[pid])
 
-    with st.expander(f"Delete seed set '{chosen}'"):
+    with st.expander(f"Delete seed set '{escape_markdown(chosen)}'"):
         note = " It is imported again at the next start." if chosen == BUNDLED_SEED_SET else ""
         st.caption(f"Removes the set and its {len(problems)} problems from the store.{note}")
-        sure = st.checkbox(f"Yes, delete '{chosen}'", key="seeds_delete_confirm")
+        sure = st.checkbox(f"Yes, delete '{escape_markdown(chosen)}'", key="seeds_delete_confirm")
         if st.button("Delete", key="seeds_delete", disabled=not sure):
             try:
                 store.delete_seed_set(chosen)
@@ -156,6 +166,12 @@ else:
         key="seeds_format",
         help="auto detects the format from the column names",
     )
+    drop_unused = st.checkbox(
+        "Import even if columns are dropped",
+        key="seeds_drop_unused",
+        help="Solution or test columns that the chosen format does not use (and unknown fields "
+        "of a canonical file) are refused unless this is on; then they are dropped and listed.",
+    )
     mapping: dict[str, str] = {}
     if upload is not None:
         data = upload.getvalue()
@@ -173,7 +189,12 @@ else:
                         mapping[field] = col
         try:
             loaded = _load_upload(
-                data, upload.name, fmt, tuple(sorted(mapping.items())), settings.max_import_mb
+                data,
+                upload.name,
+                fmt,
+                tuple(sorted(mapping.items())),
+                settings.model_dump_json(),
+                drop_unused,
             )
         except InfoSynthError as exc:
             show_error(exc)
@@ -182,6 +203,8 @@ else:
 
 if loaded is not None:
     st.success(_summary(loaded))
+    for warning in loaded.warnings:  # dropped columns, columns kept in metadata
+        st.warning(escape_markdown(warning), icon=":material/warning:")
     st.dataframe(problems_frame(loaded.problems), hide_index=True, key="seeds_preview_table")
     c1, c2 = st.columns([3, 1])
     name = c1.text_input("Save as seed set", value=default_name, key="seeds_name")

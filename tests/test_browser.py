@@ -86,7 +86,7 @@ def test_browser_open_app_and_upload_a_seed_file(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "03-seeds-uploaded.png"), full_page=True)
 
     store = Store(tmp_path / "dash.db")  # the dashboard fixture's store
-    assert [p.id for p in store.seed_set_problems("uploaded-he")] == ["Fixture/0", "Fixture/1"]
+    assert [p.id for p in store.seed_set_problems("uploaded-he")] == ["Fixture-0", "Fixture-1"]
 
     # a malformed file: the errors appear in place and nothing is stored
     page.locator("input[type=file]").set_input_files(str(FIX / "malformed.jsonl"))

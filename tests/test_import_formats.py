@@ -12,6 +12,7 @@ import pytest
 from conftest import run_cli, run_pytest_on
 
 from infosynth_core import (
+    DroppedDataError,
     FileTooLargeError,
     FormatDetectionError,
     RecordValidationError,
@@ -74,7 +75,8 @@ def test_import_mbpp_fields():
 
 def test_import_humaneval_and_leetcodedataset_fields():
     he = load_problems(FIX / "humaneval_small.jsonl").problems[0]
-    assert he.id == "Fixture/0" and he.entry_point == "clamp_all"
+    assert he.id == "Fixture-0" and he.entry_point == "clamp_all"  # safe id from 'Fixture/0'
+    assert he.metadata["source_id"] == "Fixture/0"
     assert he.solution.startswith(he.problem)
     lc = {p.id: p for p in load_problems(FIX / "leetcodedataset_small.jsonl").problems}
     a, b = lc["count-even-digit-numbers-fixture"], lc["max-gap-fixture"]
@@ -238,3 +240,94 @@ def test_cli_import_error_is_one_clear_message(db_path):
         db=db_path,
     )
     assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------- nothing dropped silently
+def test_import_keeps_unused_columns_in_metadata_and_says_so(tmp_path):
+    (tmp_path / "s.csv").write_text("id,question,title,votes\nq1,Add two numbers.,Add,12\n")
+    loaded = load_problems(tmp_path / "s.csv")
+    [p] = loaded.problems
+    assert loaded.format == "statements" and loaded.kept_columns == ("title", "votes")
+    assert p.metadata["extra_columns"] == {"title": "Add", "votes": "12"}
+    assert "'title', 'votes'" in loaded.warnings[0] and "extra_columns" in loaded.warnings[0]
+
+
+def test_import_refuses_unused_solution_columns_unless_allowed(tmp_path):
+    rows = [json.loads(ln) for ln in (FIX / "humaneval_small.jsonl").read_text().splitlines()]
+    for r in rows:
+        del r["entry_point"]
+    (tmp_path / "he.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(DroppedDataError, match="lacks the column 'entry_point'") as info:
+        load_problems(tmp_path / "he.jsonl")
+    assert "'canonical_solution' (2 non-empty)" in str(info.value)
+    loaded = load_problems(tmp_path / "he.jsonl", allow_dropped_columns=True)
+    assert loaded.dropped == {"canonical_solution": 2, "test": 2}
+    assert "dropped column(s) 'canonical_solution' (2 non-empty cells)" in loaded.warnings[0]
+    assert all(p.solution is None for p in loaded.problems)
+
+
+def test_import_canonical_unknown_field_is_refused_or_dropped_on_request(tmp_path):
+    record = {"id": "a", "problem": "p", "tests": "def test_a():\n    pass\n", "soluton": "x"}
+    (tmp_path / "c.jsonl").write_text(json.dumps(record))
+    with pytest.raises(DroppedDataError, match=r"'soluton' \(1 non-empty\)"):
+        load_problems(tmp_path / "c.jsonl")
+    loaded = load_problems(tmp_path / "c.jsonl", allow_dropped_columns=True)
+    assert loaded.dropped == {"soluton": 1} and loaded.problems[0].id == "a"
+
+
+def test_import_mapping_makes_ids_safe_and_keeps_the_original(tmp_path):
+    (tmp_path / "m.csv").write_text("qid,body\nset/1,Add.\n")
+    [p] = load_problems(tmp_path / "m.csv", mapping={"id": "qid", "problem": "body"}).problems
+    assert p.id == "set-1" and p.metadata["source_id"] == "set/1"
+
+
+def test_import_jsonl_allows_line_separators_inside_strings(tmp_path):
+    (tmp_path / "u.jsonl").write_text(
+        json.dumps({"id": "a", "problem": "one\u2028two"}, ensure_ascii=False) + "\r\n",
+        encoding="utf-8",
+    )
+    assert load_problems(tmp_path / "u.jsonl").problems[0].problem == "one\u2028two"
+
+
+def test_import_mbpp_csv_with_python_list_literals(tmp_path):
+    (tmp_path / "m.csv").write_text(
+        'task_id,text,code,test_list\n7,Double it.,"def dbl(x):\n    return 2 * x\n",'
+        "\"['assert dbl(2) == 4', 'assert dbl(0) == 0']\"\n"
+    )
+    [p] = load_problems(tmp_path / "m.csv").problems
+    assert p.id == "mbpp-7" and p.tests.count("def test_") == 2 and p.entry_point == "dbl"
+
+
+def test_import_parquet_extra_values_become_json(tmp_path):
+    import datetime as dt
+
+    table = pa.table(
+        {
+            "question": ["Add.", "Sub."],
+            "score": [float("nan"), 1.5],
+            "seen": [dt.date(2024, 1, 2), None],
+        }
+    )
+    pq.write_table(table, tmp_path / "s.parquet")
+    a, b = load_problems(tmp_path / "s.parquet").problems
+    assert a.metadata["extra_columns"] == {"seen": "2024-01-02"}  # NaN: a missing value
+    assert b.metadata["extra_columns"] == {"score": 1.5}
+
+
+def test_statement_limit_setting_and_environment(tmp_path):
+    assert Settings().max_statement_chars == 50_000
+    env = {"INFOSYNTH_MAX_STATEMENT_CHARS": "10"}
+    settings = Settings.from_env(env)
+    assert settings.max_statement_chars == 10
+    (tmp_path / "s.jsonl").write_text(json.dumps({"id": "a", "problem": "x" * 11}))
+    with pytest.raises(RecordValidationError, match=r"11 characters long; the limit is 10"):
+        load_problems(tmp_path / "s.jsonl", settings=settings)
+    assert load_problems(tmp_path / "s.jsonl").problems[0].problem == "x" * 11
+
+
+def test_cli_import_prints_kept_columns_as_a_note(db_path, tmp_path):
+    (tmp_path / "s.csv").write_text("id,question,title\nq1,Add two numbers.,Add\n")
+    r = _cli("import", str(tmp_path / "s.csv"), "--name", "s", "--json", db=db_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kept_columns"] == ["title"]
+    assert "warning: s.csv: column(s) 'title' are not used" in r.stderr

@@ -80,3 +80,61 @@ def test_problem_is_immutable_and_rejects_non_json_metadata():
         p.problem = "y"  # type: ignore[misc]
     with pytest.raises(ValueError, match="JSON"):
         Problem(id="a", problem="x", metadata={"f": float("nan")})
+
+
+@pytest.mark.parametrize(
+    "bad", ["a/b", "..", "a..b", "../x", "`x`", "a b", "-a", ".a", "é", "a" * 201, "a\nb", ""]
+)
+def test_problem_id_follows_the_id_rule(bad):
+    with pytest.raises(ValidationError, match="must"):
+        Problem(id=bad, problem="x")
+
+
+def test_problem_safe_ids_pass_and_are_stripped():
+    for good in ("mbpp-12", "HumanEval-0", "g0-c1-s2-0", "two_sum.v2", "1", "a" * 200):
+        assert Problem(id=f" {good} ", problem="x").id == good
+
+
+def test_problem_parent_ids_follow_the_id_rule():
+    with pytest.raises(ValidationError, match=r"parent 2 must hold only letters"):
+        Origin(parents=("ok", "../etc"))
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x0c", "\x7f", "\x85"])
+def test_problem_statement_refuses_control_characters(char):
+    with pytest.raises(ValidationError, match=rf"U\+{ord(char):04X}.* on line 2"):
+        Problem(id="a", problem=f"first line\nsecond {char} line")
+
+
+def test_problem_statement_keeps_line_breaks_tabs_and_unicode():
+    text = "Line one\r\nline\ttwo — ünïcode ✓ \u2028"
+    assert Problem(id="a", problem=text).problem == text
+
+
+@pytest.mark.parametrize("field", ["solution", "tests"])
+def test_problem_source_refuses_nul(field):
+    with pytest.raises(ValidationError, match="NUL character on line 1"):
+        Problem(id="a", problem="x", **{field: "x = 1\x00"})
+
+
+def test_problem_topics_refuse_control_characters_and_metadata_lone_surrogates():
+    with pytest.raises(ValidationError, match=r"topic holds the control character U\+0000"):
+        Problem(id="a", problem="x", topics=["Array\x00"])
+    with pytest.raises(ValidationError, match="not valid Unicode"):
+        Problem(id="a", problem="x", metadata={"k": "\ud800"})
+
+
+def test_validate_records_caps_statement_length():
+    records = [
+        ("line 1", {"id": "a", "problem": "x" * 11}),
+        ("line 2", {"id": "b", "problem": "y"}),
+    ]
+    with pytest.raises(RecordValidationError) as info:
+        validate_records(records, source="f.jsonl", max_statement_chars=10)
+    [issue] = info.value.issues
+    assert (issue.where, issue.field) == ("line 1", "problem")
+    assert (
+        "11 characters long; the limit is 10" in issue.reason
+        and "--max-statement-chars" in issue.reason
+    )
+    assert len(validate_records(records, source="f.jsonl")) == 2

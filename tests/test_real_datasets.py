@@ -48,7 +48,7 @@ def test_real_leetcode_topics_are_parsed(datasets_dir):
         # 367 and 927: test_setup_code uses classes the solution defines
         ("mbpp.jsonl", ["mbpp-1", "mbpp-2", "mbpp-367", "mbpp-927", "mbpp-600"]),
         ("mbpp_sanitized.jsonl", ["mbpp-2", "mbpp-3", "mbpp-4"]),
-        ("humaneval.jsonl", ["HumanEval/0", "HumanEval/32", "HumanEval/163"]),
+        ("humaneval.jsonl", ["HumanEval-0", "HumanEval-32", "HumanEval-163"]),
         ("leetcodedataset_v0.3.1_test.jsonl", None),  # the first three
     ],
 )

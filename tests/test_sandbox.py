@@ -149,7 +149,7 @@ def test_cli_verify_json_lines(tmp_path):
     r = _verify(str(FIX / "humaneval_small.jsonl"), "--json", "--workers", "1")
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert {row["id"] for row in rows} == {"Fixture/0", "Fixture/1"}
+    assert {row["id"] for row in rows} == {"Fixture-0", "Fixture-1"}  # safe ids from Fixture/N
     assert all(
         row["status"] == "passed" and row["tests"] == {"test_check": "passed"} for row in rows
     )

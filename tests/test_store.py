@@ -58,9 +58,9 @@ def test_store_migrates_from_empty_to_latest_in_wal_mode(store, db_path):
 
 
 def test_store_migrates_from_previous_version_keeping_data(db_path):
-    old = Store(db_path, migrate_to=LATEST_VERSION - 1)
-    assert old.schema_version == LATEST_VERSION - 1
-    assert "state" not in _columns(db_path, "runs")  # added by the latest migration
+    old = Store(db_path, migrate_to=2)
+    assert old.schema_version == 2
+    assert "state" not in _columns(db_path, "runs")  # added by migration 3
     old.create_seed_set("kept", _problems(3), source="test", format="canonical")
     old.close()
     new = Store(db_path)
@@ -68,6 +68,41 @@ def test_store_migrates_from_previous_version_keeping_data(db_path):
     assert "state" in _columns(db_path, "runs")
     assert [p.id for p in new.seed_set_problems("kept")] == ["p0", "p1", "p2"]
     Store(db_path).close()  # reopening at the latest version is a no-op
+
+
+def test_store_migration_4_renames_unsafe_ids_everywhere_they_are_referenced(db_path):
+    """Stores written before ids were checked (``HumanEval/0``) open with safe ids, the old
+    one kept in metadata.source_id, parents and checkpoint pools following the renames."""
+    import json
+
+    old = Store(db_path, migrate_to=3)
+    old.create_seed_set("he", _problems(2), source="test", format="canonical")
+    old.close()
+    with sqlite3.connect(db_path) as conn:  # what an old importer wrote
+        conn.execute("UPDATE problems SET id = 'HumanEval/0' WHERE id = 'p0'")
+        conn.execute("UPDATE problems SET id = 'Human Eval/0' WHERE id = 'p1'")
+        seed_set = conn.execute("SELECT id FROM seed_sets WHERE name = 'he'").fetchone()[0]
+        now = "2026-01-01T00:00:00Z"
+        state = {"colonies": [{"pool": ["HumanEval/0", "g1-c0-s0-0"], "steps_done": 1}]}
+        conn.execute(
+            "INSERT INTO runs (id, seed_set_id, config, created_at, updated_at, state) "
+            "VALUES ('r1', ?, '{}', ?, ?, ?)",
+            (seed_set, now, now, json.dumps(state)),
+        )
+        conn.execute(
+            "INSERT INTO problems (id, run_id, problem, operator, parents, generation, "
+            "content_hash, position, created_at) VALUES ('g1-c0-s0-0', 'r1', 'A child task.', "
+            "'crossover', ?, 1, 'h', 0, ?)",
+            (json.dumps(["HumanEval/0", "Human Eval/0"]), now),
+        )
+    new = Store(db_path)
+    assert new.schema_version == LATEST_VERSION
+    seeds = new.seed_set_problems("he")
+    assert [p.id for p in seeds] == ["HumanEval-0", "Human-Eval-0"]
+    assert [p.metadata["source_id"] for p in seeds] == ["HumanEval/0", "Human Eval/0"]
+    (child,) = [sp.problem for sp in new.problems(run_id="r1")]
+    assert child.origin.parents == ("HumanEval-0", "Human-Eval-0")
+    assert new.get_run("r1").state["colonies"][0]["pool"] == ["HumanEval-0", "g1-c0-s0-0"]
 
 
 def test_store_failed_migration_rolls_back(tmp_path):

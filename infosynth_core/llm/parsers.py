@@ -190,8 +190,13 @@ def _tidy_statement(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _usable_statement(text: str) -> str | None:
-    text = _tidy_statement(text)
+    # Control characters (ANSI escapes, NUL) are never part of a statement (Problem refuses
+    # them): drop them rather than lose the candidate.
+    text = _tidy_statement(_CONTROL.sub("", text))
     if len(text) < _MIN_STATEMENT or len(text.split()) < 5:
         return None
     return text

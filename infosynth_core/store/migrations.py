@@ -7,7 +7,9 @@ migration leaves the file at the previous version. Never edit a released migrati
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
 
 __all__ = ["MIGRATIONS", "LATEST_VERSION", "current_version", "migrate"]
 
@@ -143,8 +145,76 @@ _V3 = """
 ALTER TABLE runs ADD COLUMN state TEXT NOT NULL DEFAULT '{}';
 """
 
-#: version -> SQL script taking the database from version - 1 to version
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+
+def _v4_safe_ids(conn: sqlite3.Connection) -> None:
+    """Rename problem ids that break :data:`infosynth_core.ids.ID_RULE` (stores written before
+    ids were checked: ``HumanEval/0`` → ``HumanEval-0``), everywhere they are referenced.
+
+    Within each seed set or run the new id is :func:`~infosynth_core.ids.safe_id_from` of the
+    old one (``-2``, ``-3`` … on a clash); the old id is kept in ``metadata.source_id`` unless
+    one is there. Parents lists and the colony pools of run checkpoints follow: a run's
+    references resolve through its own renames, then its seed set's.
+    """
+    from ..ids import is_safe_id, safe_id_from
+
+    rows = conn.execute("SELECT pk, id, seed_set_id, run_id, metadata FROM problems").fetchall()
+    taken: dict[tuple, set[str]] = {}
+    for _pk, pid, seed_set_id, run_id, _meta in rows:
+        taken.setdefault((seed_set_id, run_id), set()).add(pid)
+    renames: dict[tuple, dict[str, str]] = {}
+    for pk, pid, seed_set_id, run_id, meta in rows:
+        if is_safe_id(pid):
+            continue
+        owner = (seed_set_id, run_id)
+        base = new = safe_id_from(pid)
+        n = 1
+        while new in taken[owner]:
+            n += 1
+            new = f"{base[:190]}-{n}"
+        taken[owner].add(new)
+        renames.setdefault(owner, {})[pid] = new
+        data = json.loads(meta or "{}")
+        data.setdefault("source_id", pid)
+        conn.execute(
+            "UPDATE problems SET id = ?, metadata = ? WHERE pk = ?", (new, json.dumps(data), pk)
+        )
+    if not renames:
+        return
+    run_seed = dict(conn.execute("SELECT id, seed_set_id FROM runs").fetchall())
+
+    def lookup(run_id, seed_set_id):
+        mine = renames.get((None, run_id), {}) if run_id is not None else {}
+        seed = renames.get((run_seed.get(run_id) if run_id else seed_set_id, None), {})
+        return lambda i: mine.get(i, seed.get(i, i))
+
+    for pk, parents, seed_set_id, run_id in conn.execute(
+        "SELECT pk, parents, seed_set_id, run_id FROM problems"
+    ).fetchall():
+        old = json.loads(parents or "[]")
+        new = [lookup(run_id, seed_set_id)(i) for i in old]
+        if new != old:
+            conn.execute("UPDATE problems SET parents = ? WHERE pk = ?", (json.dumps(new), pk))
+    for run_id, state in conn.execute("SELECT id, state FROM runs").fetchall():
+        data = json.loads(state or "{}")
+        colonies = data.get("colonies") or []
+        to_new = lookup(run_id, None)
+        changed = False
+        for col in colonies:
+            pool = [to_new(i) for i in col.get("pool", [])]
+            changed |= pool != col.get("pool", [])
+            col["pool"] = pool
+        if changed:
+            conn.execute("UPDATE runs SET state = ? WHERE id = ?", (json.dumps(data), run_id))
+
+
+#: version -> SQL script (or a function of the connection, run inside the same transaction)
+#: taking the database from version - 1 to version
+MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
+    1: _V1,
+    2: _V2,
+    3: _V3,
+    4: _v4_safe_ids,
+}
 LATEST_VERSION = max(MIGRATIONS)
 
 
@@ -172,8 +242,12 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
                 conn.execute("COMMIT")
                 version = current_version(conn)
                 continue
-            for statement in _split_sql(MIGRATIONS[nxt]):
-                conn.execute(statement)
+            step = MIGRATIONS[nxt]
+            if callable(step):
+                step(conn)
+            else:
+                for statement in _split_sql(step):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {nxt}")
             conn.execute("COMMIT")
         except BaseException:
