@@ -9,7 +9,8 @@ without Streamlit:
   sandbox at once and stored with its verdict, an attempt and an ``edited`` review row;
 - :func:`problem_detail` — one problem with its attempts, reviews, lineage and a diff
   against its first parent;
-- :func:`export_accepted` — the accepted problems as JSONL, Parquet or a HF dataset folder.
+- :func:`export_accepted` — the accepted problems as JSONL, Parquet or a HF dataset folder;
+  :func:`export_target` turns a typed name into a path under :func:`export_dir`.
 
 Example
 -------
@@ -32,9 +33,11 @@ from pydantic import ValidationError
 
 from .errors import ConfigError, ExportError, NotFoundError
 from .export import EXPORT_FORMATS, ExportResult, export_from_store
+from .ids import check_id
 from .problem import REVIEWS, Problem
 from .sandbox import Limits, RunResult, Sandbox
 from .store import Attempt, Store, StoredProblem, utc_now
+from .strength import check_min_score, score_of, stored_mutation_score
 
 __all__ = [
     "REVIEW_DECISIONS",
@@ -47,6 +50,10 @@ __all__ = [
     "problem_detail",
     "export_accepted",
     "default_export_path",
+    "default_export_name",
+    "export_dir",
+    "export_folder",
+    "export_target",
     "accepted_jsonl",
     "sandbox_for_run",
 ]
@@ -65,9 +72,11 @@ FRAME_COLUMNS = (
     "review",
     "rounds",
     "coverage",
+    "test_strength",
 )
 _EDITABLE = {"problem": "statement", "solution": "solution", "tests": "tests"}
-_EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": "-hf"}
+_EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
+_NAME_SUFFIX = {"jsonl": "", "parquet": "-parquet", "hf": "-hf"}
 
 
 def _short(text: str, n: int = 120) -> str:
@@ -103,18 +112,24 @@ def review_frame(
     review: str | Iterable[str] | None = None,
     operator: str | Iterable[str] | None = None,
     generation: int | Iterable[int] | None = None,
+    min_mutation_score: float | None = None,
 ) -> pd.DataFrame:
     """The run's problems as a review table, one row each, in generation order.
 
     Columns (:data:`FRAME_COLUMNS`): ``pk``, ``id``, ``statement`` (shortened), ``operator``,
     ``generation``, ``colony``, ``topics`` (comma-separated), ``difficulty``, ``status``,
-    ``review``, ``rounds`` (verification attempts) and ``coverage`` (share of the solution's
-    statements run by the tests in the last passing attempt; None when none passed).
+    ``review``, ``rounds`` (verification attempts), ``coverage`` (share of the solution's
+    statements run by the tests in the last passing attempt; None when none passed) and
+    ``test_strength`` (the stored mutation score, killed / total in [0, 1]; NaN when the
+    problem has none: see :mod:`infosynth_core.strength`).
 
     ``search`` matches the statement, id or topics, case-insensitively; each filter takes
     one value or several (any of them matches); None keeps every row.
-    Raises NotFoundError for an unknown run.
+    ``min_mutation_score`` (a fraction in [0, 1], e.g. 0.8 = "tests reject ≥ 80% of
+    mutants") keeps only problems scored at least that; unscored ones are dropped.
+    Raises NotFoundError for an unknown run, ConfigError for a bad filter value.
     """
+    min_score = check_min_score(min_mutation_score, "review_frame")
     store.get_run(run_id)
     wanted = {
         "status": _wanted(status, "status"),
@@ -137,6 +152,9 @@ def review_frame(
             continue
         if needle and not any(needle in s.lower() for s in (p.problem, p.id, topics)):
             continue
+        score = score_of(p)
+        if min_score is not None and (score is None or score < min_score):
+            continue
         attempts = store.attempts(sp.pk)
         rows.append(
             {
@@ -152,10 +170,12 @@ def review_frame(
                 "review": p.review,
                 "rounds": len(attempts),
                 "coverage": _passing_coverage(attempts),
+                "test_strength": score,
             }
         )
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-    return frame.astype({"pk": "int64", "generation": "int64", "rounds": "int64"})
+    types = {"pk": "int64", "generation": "int64", "rounds": "int64", "test_strength": "float64"}
+    return frame.astype(types)
 
 
 def review_summary(store: Store, run_id: str) -> dict[str, Any]:
@@ -351,7 +371,12 @@ def problem_detail(store: Store, pk: int, *, run_id: str | None = None) -> dict[
     "seed set" or None when not found — ``pk`` and ``problem``), ``children``
     (StoredProblem) and ``diff_against_parent``: None without a resolvable parent, else
     ``{"parent": id, "statement": diff, "solution": diff}`` as unified diffs (difflib)
-    against the first parent. ``run_id`` is looked up when not given.
+    against the first parent; ``mutation_score``: the stored test strength
+    (:func:`~infosynth_core.strength.stored_mutation_score`: ``score``, ``killed``,
+    ``total``, ``survivors``, ``notes``; None when unscored) and ``degenerate``: the
+    degeneracy findings that kept it out of the benchmark (``[{"kind", "detail"}]``, empty
+    when none). Stored text is returned as is, not escaped. ``run_id`` is looked up when
+    not given.
     """
     sp = store.get_problem(pk)
     run_id = run_id or _owner_run(store, pk)
@@ -392,7 +417,21 @@ def problem_detail(store: Store, pk: int, *, run_id: str | None = None) -> dict[
         "parents": parents,
         "children": store.children(pk),
         "diff_against_parent": diff,
+        "mutation_score": stored_mutation_score(sp.problem),
+        "degenerate": _findings(sp.problem),
     }
+
+
+def _findings(problem: Problem) -> list[dict[str, str]]:
+    found = problem.metadata.get("degenerate")
+    if not isinstance(found, list):
+        return []
+    return [
+        {"kind": str(f.get("kind", "degenerate")), "detail": str(f.get("detail", ""))}
+        if isinstance(f, dict)
+        else {"kind": "degenerate", "detail": str(f)}
+        for f in found
+    ]
 
 
 def _check_format(format: str) -> None:
@@ -402,10 +441,54 @@ def _check_format(format: str) -> None:
         )
 
 
-def default_export_path(store: Store, run_id: str, format: str) -> Path:
-    """``exports/<run>-accepted.<ext>`` in the store's folder (a ``-hf`` folder for hf)."""
+def export_dir(store: Store) -> Path:
+    """The folder exports go to by default: ``exports/`` beside the store's database."""
+    return store.path.parent / "exports"
+
+
+def default_export_name(run_id: str, format: str) -> str:
+    """``<run>-accepted`` plus ``-parquet`` / ``-hf``: one name per format, so that the JSONL
+    and Parquet exports of a run do not share a ``.manifest.json``."""
     _check_format(format)
-    return store.path.parent / "exports" / f"{run_id}-accepted{_EXTENSIONS[format]}"
+    return f"{run_id}-accepted{_NAME_SUFFIX[format]}"
+
+
+def export_target(
+    store: Store, name: str, format: str, *, folder: str | Path | None = None
+) -> Path:
+    """The path an export called ``name`` gets: ``<folder>/<name>.jsonl``, ``.parquet``, or
+    the folder ``<folder>/<name>`` for hf.
+
+    ``name`` must be a safe id (letters, digits, ``.``, ``_``, ``-``); a ``.jsonl`` /
+    ``.parquet`` ending is not doubled. ``folder`` defaults to :func:`export_dir`; a relative
+    folder is taken relative to the store's folder. The export itself still applies every
+    guard of :func:`infosynth_core.export.export_problems` (the store is protected).
+    Raises ConfigError for a bad name or format.
+    """
+    _check_format(format)
+    try:
+        check_id(name)
+    except ValueError as exc:
+        raise ConfigError(f"The export name {exc}.") from exc
+    ext = _EXTENSIONS[format]
+    return export_folder(store, folder) / (name if name.endswith(ext) else name + ext)
+
+
+def export_folder(store: Store, folder: str | Path | None = None) -> Path:
+    """``folder`` as exports use it: :func:`export_dir` when None, a relative folder taken
+    relative to the store's folder, ``~`` expanded. Raises ConfigError for a blank one."""
+    if folder is None:
+        return export_dir(store)
+    if not str(folder).strip():
+        raise ConfigError("The export folder is empty; type a folder or use the exports folder.")
+    base = Path(str(folder).strip()).expanduser()
+    return base if base.is_absolute() else store.path.parent / base
+
+
+def default_export_path(store: Store, run_id: str, format: str) -> Path:
+    """``exports/<run>-accepted.jsonl`` (``-accepted-parquet.parquet``, ``-accepted-hf``
+    folder) in the store's folder."""
+    return export_target(store, default_export_name(run_id, format), format)
 
 
 def _accepted(store: Store, run_id: str) -> list[Problem]:
@@ -425,8 +508,10 @@ def export_accepted(
 ) -> ExportResult:
     """Export the run's accepted problems (``export_from_store(..., review="accepted")``).
 
-    Raises ExportError when the run has no accepted problem, or when ``out`` exists and
-    ``overwrite`` is False; ConfigError for an unknown format; NotFoundError for a bad run.
+    Raises ExportError when the run has no accepted problem, when ``out`` exists and
+    ``overwrite`` is False, or when ``out`` is refused (the store, a folder holding it, or
+    anything but a previous InfoSynth export: see :mod:`infosynth_core.export`);
+    ConfigError for an unknown format; NotFoundError for a bad run.
     """
     _check_format(format)
     if not _accepted(store, run_id):

@@ -2,26 +2,30 @@
 the map), inspect one problem in full, edit it with re-verification in the sandbox, export."""
 
 import zlib
-from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from infosynth_core import EXPORT_FORMATS, REVIEWS, STATUSES, InfoSynthError
+from infosynth_core import EXPORT_FORMATS, REVIEWS, STATUSES, InfoSynthError, find_exports
 from infosynth_core.explore import run_map
 from infosynth_core.review import (
     REVIEW_DECISIONS,
     accepted_jsonl,
-    default_export_path,
+    default_export_name,
     edit_problem,
     export_accepted,
+    export_dir,
+    export_folder,
+    export_target,
     problem_detail,
     review_frame,
     review_summary,
     sandbox_for_run,
     set_review,
 )
+from infosynth_core.strength import describe_strength
+from infosynth_core.textsafe import escape_hover, escape_markdown, markdown_code
 from pages.common import runs_or_stop, show_error, use_app_navigation
 
 use_app_navigation()
@@ -33,7 +37,7 @@ ICONS["pending"] = ":material/undo:"
 BADGE = {"accepted": "green", "rejected": "red", "pending": "gray"}
 MAP_COLORS = {"accepted": "#2e9d5b", "rejected": "#d1495b", "pending": "#4c78a8"}
 TABLE_ORDER = "id review status statement operator generation colony topics difficulty".split()
-TABLE_ORDER += ["rounds", "coverage"]
+TABLE_ORDER += ["rounds", "coverage", "test_strength"]
 FLASH = "review_flash"  # (place, kind, message): shown once, after the rerun, where it happened
 
 st.title("Review")
@@ -89,7 +93,7 @@ def draw_map(store, run_id: str, frame: pd.DataFrame) -> list[int]:
             mode="markers",
             name="seeds",
             hoverinfo="text",
-            text=seeds["id"],
+            text=seeds["id"].map(escape_hover),
             marker={"size": 5, "color": "#bbbbbb"},
             customdata=[[-1]] * len(seeds),
         )
@@ -103,9 +107,9 @@ def draw_map(store, run_id: str, frame: pd.DataFrame) -> list[int]:
                 y=part["y"],
                 mode="markers",
                 name=state,
-                text=part[["id", "operator", "status"]].agg(" · ".join, axis=1)
+                text=part[["id", "operator", "status"]].agg(" · ".join, axis=1).map(escape_hover)
                 + "<br>"
-                + part["statement"].str.slice(0, 100),
+                + part["statement"].str.slice(0, 100).map(escape_hover),
                 hoverinfo="text",
                 customdata=[[int(pk)] for pk in part["pk"]],
                 marker={"size": 8, "color": MAP_COLORS[state]},
@@ -135,7 +139,8 @@ def draw_attempts(detail: dict) -> None:
         n_ok = sum(v == "passed" for v in a.outcomes.values())
         cov = a.details.get("coverage")
         label = (
-            f"Round {a.round}{' (edit)' if a.details.get('edit') else ''}: **{a.status}** · "
+            f"Round {a.round}{' (edit)' if a.details.get('edit') else ''}: "
+            f"**{escape_markdown(a.status)}** · "
             f"{n_ok}/{len(a.outcomes)} tests · {a.details.get('n_asserts', 0)} asserts · "
             f"coverage {'–' if cov is None else f'{cov:.0%}'} · {a.duration_s or 0:.2f} s"
         )
@@ -151,31 +156,33 @@ def draw_attempts(detail: dict) -> None:
                 key = f"review_outcomes_{detail['pk']}_{i}"
                 st.dataframe(outcomes, hide_index=True, width="stretch", key=key)
             for note in a.details.get("notes", []):
-                st.caption(f"Note: {note}")
+                st.caption(f"Note: {escape_markdown(note)}")
             st.caption("Execution output")
             st.code(a.output or "(no output)", language="text")
 
 
 def draw_lineage(detail: dict) -> None:
+    """Parents and children (stored text escaped: a statement is never markup) and diffs."""
     p = detail["problem"]
     st.markdown(
         f"**{p.origin.operator}** · generation {p.origin.generation} · colony {p.origin.colony}"
     )
     for parent in detail["parents"]:
+        pid = markdown_code(parent["id"])
         if parent["problem"] is None:
-            st.markdown(f"- parent `{parent['id']}` (not found in the run or its seed set)")
+            st.markdown(f"- parent {pid} (not found in the run or its seed set)")
         else:
-            text = " ".join(parent["problem"].problem.split())[:160]
-            st.markdown(f"- parent `{parent['id']}` ({parent['where']}): {text}")
+            text = escape_markdown(" ".join(parent["problem"].problem.split())[:160])
+            st.markdown(f"- parent {pid} ({escape_markdown(parent['where'])}): {text}")
     if not detail["parents"]:
         st.caption("No parents (a seed).")
-    kids = ", ".join(f"`{c.problem.id}`" for c in detail["children"])
+    kids = ", ".join(markdown_code(c.problem.id) for c in detail["children"])
     st.markdown(f"Children: {kids}" if kids else "No children in this run.")
     diff = detail["diff_against_parent"]
     if diff is None:
         st.caption("No parent to compare with.")
         return
-    st.caption(f"Diff against the first parent, `{diff['parent']}`")
+    st.caption(f"Diff against the first parent, {markdown_code(diff['parent'])}")
     for part in ("statement", "solution"):
         st.markdown(f"**{part.capitalize()}**")
         st.code(diff[part] or "(identical)", language="diff")
@@ -214,11 +221,29 @@ def draw_edit(store, run_id: str, pk: int, problem) -> None:
         return
     n_ok = sum(v == "passed" for v in res.result.tests.values())
     message = (
-        f"Saved `{res.problem.id}` ({', '.join(k for k in res.changes if k != 'status')} "
-        f"changed) and re-verified: **{res.result.status}**, {n_ok}/{len(res.result.tests)} "
+        f"Saved {markdown_code(res.problem.id)} "
+        f"({', '.join(k for k in res.changes if k != 'status')} changed) and re-verified: "
+        f"**{escape_markdown(res.result.status)}**, {n_ok}/{len(res.result.tests)} "
         "tests passed."
     )
     flash("detail", "success" if res.passed else "warning", message)
+
+
+def draw_strength(detail: dict) -> None:
+    """Test strength (mutation score), surviving mutants, and degeneracy findings."""
+    ms = detail["mutation_score"]
+    st.markdown(f"Test strength: {escape_markdown(describe_strength(ms))}")
+    if ms is not None and ms["survivors"]:
+        with st.expander(f"Surviving mutants ({len(ms['survivors'])}): changes no test rejects"):
+            st.code("\n".join(ms["survivors"]), language="text")
+    for note in ms["notes"] if ms is not None else []:
+        st.caption(f"Mutation note: {escape_markdown(note)}")
+    for f in detail["degenerate"]:
+        st.warning(
+            f"Degenerate ({escape_markdown(f['kind'])}): {escape_markdown(f['detail'])}. "
+            "Kept out of the benchmark.",
+            icon=":material/warning:",
+        )
 
 
 def draw_detail(store, run_id: str, pk: int) -> None:
@@ -231,9 +256,9 @@ def draw_detail(store, run_id: str, pk: int) -> None:
     last = detail["attempts"][-1] if detail["attempts"] else None
     facts = [
         f":{BADGE[p.review]}-badge[{p.review}]",
-        f"status **{p.status}**",
+        f"status **{escape_markdown(p.status)}**",
         p.difficulty or "difficulty unknown",
-        ", ".join(p.topics) or "no topics",
+        escape_markdown(", ".join(p.topics)) or "no topics",
         f"{len(detail['attempts'])} round(s)",
     ]
     if last is not None:
@@ -242,7 +267,8 @@ def draw_detail(store, run_id: str, pk: int) -> None:
             f"{last.details.get('n_asserts', 0)} asserts",
             f"coverage {'–' if cov is None else f'{cov:.0%}'}",
         ]
-    st.markdown(f"#### `{p.id}`\n" + " · ".join(facts))
+    st.markdown(f"#### {markdown_code(p.id)}\n" + " · ".join(facts))
+    draw_strength(detail)
     note = st.text_input("Review note (optional)", key="review_one_note")
     cols = st.columns(3)
     for col, decision in zip(cols, REVIEW_DECISIONS, strict=True):
@@ -284,6 +310,84 @@ def draw_detail(store, run_id: str, pk: int) -> None:
         draw_edit(store, run_id, pk, p)
 
 
+NEW_EXPORT = ""  # the export picker's first option: a new export with a typed name
+
+
+def export_destination(store, run_id: str, fmt: str):
+    """Folder, name or existing export: returns (path, overwrite), or None when the choice
+    is not complete or is refused (the reason is shown)."""
+    base = store.path.parent
+    where = st.radio(
+        "Save in",
+        ["exports", "other"],
+        key="review_export_where",
+        horizontal=True,
+        format_func={
+            "exports": f"the exports folder {markdown_code(export_dir(store))}",
+            "other": "Other folder…",
+        }.get,
+    )
+    folder = None
+    if where == "other":
+        folder = st.text_input(
+            "Other folder…",
+            key="review_export_folder",
+            placeholder="absolute, or relative to the store's folder",
+            help=f"Relative to {markdown_code(base)}. The same guards apply: the store, a folder holding it and "
+            "anything that is not a previous InfoSynth export are never replaced.",
+        )
+        if not folder.strip():
+            st.caption("Type a folder to export to.")
+            return None
+    try:
+        folder_path = export_folder(store, folder)
+    except InfoSynthError as exc:
+        show_error(exc)
+        return None
+    existing = {str(e.path): e for e in find_exports(folder_path) if e.format == fmt}
+    options = [NEW_EXPORT, *existing]
+    if st.session_state.get("review_export_target") not in options:
+        st.session_state["review_export_target"] = NEW_EXPORT
+
+    def label(key: str) -> str:
+        if key == NEW_EXPORT:
+            return "New export (type a name)"
+        e = existing[key]
+        n = "?" if e.n_problems is None else e.n_problems
+        return f"Replace {e.path.name} · {n} problem(s) · {e.created_at}"
+
+    choice = st.selectbox(
+        f"Export ({len(existing)} previous {fmt} export(s) in this folder)",
+        options,
+        key="review_export_target",
+        format_func=label,
+    )
+    if choice != NEW_EXPORT:
+        st.warning(
+            f"Replaces the previous export {markdown_code(existing[choice].path)}; nothing else in "
+            "the folder is touched.",
+            icon=":material/warning:",
+        )
+        return existing[choice].path, True
+    default = default_export_name(run_id, fmt)
+    if st.session_state.get("_review_export_default") != default:  # run or format changed
+        st.session_state["_review_export_default"] = default
+        st.session_state["review_export_name"] = default
+    name = st.text_input(
+        "Name",
+        key="review_export_name",
+        help="Letters, digits, '.', '_' and '-'; the format adds .jsonl / .parquet "
+        "(hf: a folder of that name).",
+    )
+    try:
+        out = export_target(store, name.strip(), fmt, folder=folder)
+    except InfoSynthError as exc:
+        show_error(exc)
+        return None
+    st.caption(f"Writes {markdown_code(out)}")
+    return out, False
+
+
 def draw_export(store, run_id: str, summary: dict) -> None:
     st.subheader("Export accepted problems")
     n = summary["review"]["accepted"]
@@ -299,28 +403,26 @@ def draw_export(store, run_id: str, summary: dict) -> None:
             f"{summary['accepted_not_passed']} accepted problem(s) did not pass verification; "
             "they are exported as they are (see their `status`)."
         )
-    c1, c2 = st.columns([1, 3])
-    fmt = c1.selectbox("Format", EXPORT_FORMATS, key="review_export_format")
-    base = store.path.parent
-    default = str(default_export_path(store, run_id, fmt).relative_to(base))
-    if st.session_state.get("_review_export_default") != default:  # run or format changed
-        st.session_state["_review_export_default"] = default
-        st.session_state["review_export_path"] = default
-    path = c2.text_input("Output path", key="review_export_path", help=f"Relative to {base}")
-    overwrite = st.checkbox("Overwrite an existing export", key="review_export_overwrite")
+    fmt = st.selectbox("Format", EXPORT_FORMATS, key="review_export_format")
+    dest = export_destination(store, run_id, fmt)
     c1, c2 = st.columns(2)
-    if c1.button(f"Export {n} accepted", key="review_export", icon=":material/ios_share:"):
-        out = Path(path.strip() or default)
+    verb = "Export" if dest is None or not dest[1] else "Replace with"
+    if c1.button(
+        f"{verb} {n} accepted",
+        key="review_export",
+        icon=":material/ios_share:",
+        disabled=dest is None,
+    ):
+        out, overwrite = dest
         try:
-            res = export_accepted(
-                store, run_id, fmt, out if out.is_absolute() else base / out, overwrite=overwrite
-            )
+            res = export_accepted(store, run_id, fmt, out, overwrite=overwrite)
         except InfoSynthError as exc:
             show_error(exc)
         else:
+            replaced = ", replacing the previous export" if res.replaced else ""
             st.success(
-                f"Exported {res.manifest['n_problems']} problem(s) to `{res.data_path}` "
-                f"(manifest `{res.manifest_path}`)."
+                f"Exported {res.manifest['n_problems']} problem(s) to {markdown_code(res.data_path)}"
+                f"{replaced} (manifest {markdown_code(res.manifest_path)})."
             )
             st.caption("Manifest")
             st.json(res.manifest, expanded=1)
@@ -352,6 +454,15 @@ def draw_problems(store, run_id: str, frame: pd.DataFrame, n_total: int) -> None
             "statement": st.column_config.TextColumn("statement", width="large"),
             "coverage": st.column_config.ProgressColumn(
                 "coverage", min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "test_strength": st.column_config.ProgressColumn(
+                "test strength",
+                min_value=0.0,
+                max_value=1.0,
+                format="percent",
+                help="Share of small mutants of the reference solution that the tests reject "
+                "(mutation score). Empty: not scored (older runs, problems outside the "
+                "benchmark).",
             ),
         },
     )
@@ -407,7 +518,10 @@ if wanted and "review_run" not in st.session_state:
     if wanted in ids:
         st.session_state["review_run"] = wanted
     else:
-        st.warning(f"Run '{wanted}' (from the address) is not in this store; pick one below.")
+        st.warning(
+            f"Run '{escape_markdown(wanted)}' (from the address) is not in this store; "
+            "pick one below."
+        )
 names = {r.id: f"{r.id} · {r.name or 'unnamed'} · {r.status}" for r in runs}
 run_id = st.selectbox("Run", ids, key="review_run", format_func=names.get)
 st.query_params["run"] = run_id
@@ -426,7 +540,7 @@ if not summary["problems"]:
     st.info("This run has no problems yet; they appear here as the run stores them.")
     st.stop()
 
-c = st.columns([3, 2, 2, 2, 2])
+c = st.columns([3, 2, 2, 2, 2, 2])
 search = c[0].text_input("Search", key="review_search", placeholder="statement, id or topic")
 status = c[1].multiselect("Status", STATUSES, key="review_status", placeholder="any")
 state = c[2].multiselect("Review", REVIEWS, key="review_state", placeholder="any")
@@ -435,6 +549,17 @@ operator = c[3].multiselect(
 )
 generation = c[4].multiselect(
     "Generation", summary["generations"], key="review_generation", placeholder="any"
+)
+min_strength = c[5].number_input(
+    "Tests reject ≥ % of mutants",
+    min_value=0,
+    max_value=100,
+    value=None,
+    step=5,
+    key="review_min_strength",
+    placeholder="off",
+    help="Keep only problems whose tests reject at least this share of the mutants of their "
+    "reference solution (mutation score). Unscored problems are hidden while it is set.",
 )
 try:
     frame = review_frame(
@@ -445,6 +570,7 @@ try:
         review=state or None,
         operator=operator or None,
         generation=generation or None,
+        min_mutation_score=None if min_strength is None else min_strength / 100,
     )
 except InfoSynthError as exc:
     show_error(exc)

@@ -216,27 +216,86 @@ def test_edit_is_reverified_and_a_broken_solution_fails(run):
 def test_export_writes_the_accepted_problems(run):
     db, run_id = run
     problems = _problems(db, run_id)
+    exports = db.parent / "exports"
     at = _open()
     _select_rows(at, [0, 1])
     at.run()
     at.button(key="review_bulk_accepted").click().run()
     _ok(at)
     assert at.download_button(key="review_download") is not None
-    assert at.text_input(key="review_export_path").value == f"exports/{run_id}-accepted.jsonl"
+    # by default: a new export in <store folder>/exports, named after the run
+    assert at.radio(key="review_export_where").value == "exports"
+    assert at.selectbox(key="review_export_target").value == ""
+    assert at.text_input(key="review_export_name").value == f"{run_id}-accepted"
     at.button(key="review_export").click().run()
     _ok(at)
-    out = db.parent / "exports" / f"{run_id}-accepted.jsonl"
+    out = exports / f"{run_id}-accepted.jsonl"
     assert out.is_file() and str(out) in _texts(at.success)
     assert [p.id for p in load_problems(out).problems] == [sp.problem.id for sp in problems[:2]]
-    # again without overwrite: the error shows in place
+    # the same name again: refused in place, the export untouched
+    before = out.read_bytes()
     at.button(key="review_export").click().run()
     assert not at.exception and "already exists" in _texts(at.error)
-    # Parquet, with its own default path
-    at.selectbox(key="review_export_format").set_value("parquet").run()
-    assert at.text_input(key="review_export_path").value.endswith("-accepted.parquet")
+    assert out.read_bytes() == before
+    # the previous export is listed; replacing it is an explicit choice
+    _select_rows(at, [2])
+    at.run()
+    at.button(key="review_bulk_accepted").click().run()
+    _ok(at)
+    picker = at.selectbox(key="review_export_target")
+    assert picker.options[0] == "New export (type a name)" and len(picker.options) == 2
+    assert picker.options[1].startswith(f"Replace {out.name} · 2 problem(s)")
+    picker.set_value(str(out)).run()
+    _ok(at)
+    assert "Replaces the previous export" in _texts(at.warning)
+    assert at.button(key="review_export").label == "Replace with 3 accepted"
     at.button(key="review_export").click().run()
     _ok(at)
-    assert len(load_problems(out.with_suffix(".parquet")).problems) == 2
+    assert "replacing the previous export" in _texts(at.success)
+    assert len(load_problems(out).problems) == 3
+    # Parquet, with its own default name (its manifest must not collide with the JSONL one)
+    at.selectbox(key="review_export_format").set_value("parquet").run()
+    assert at.selectbox(key="review_export_target").value == ""  # no parquet export yet
+    assert at.text_input(key="review_export_name").value == f"{run_id}-accepted-parquet"
+    at.button(key="review_export").click().run()
+    _ok(at)
+    assert len(load_problems(exports / f"{run_id}-accepted-parquet.parquet").problems) == 3
+    assert sorted(p.name for p in exports.iterdir()) == sorted(
+        [
+            out.name,
+            f"{run_id}-accepted.manifest.json",
+            f"{run_id}-accepted-parquet.parquet",
+            f"{run_id}-accepted-parquet.manifest.json",
+        ]
+    )
+
+
+def test_export_refuses_bad_names_and_never_touches_the_store(run):
+    db, run_id = run
+    at = _open()
+    at.button(key="review_one_accepted").click().run()
+    _ok(at)
+    # a name with path parts is refused before anything is written
+    at.text_input(key="review_export_name").input("../outside").run()
+    assert not at.exception and "The export name must hold only letters" in _texts(at.error)
+    assert at.button(key="review_export").disabled
+    # another folder only through the explicit option; a blank one cannot be exported to
+    at.radio(key="review_export_where").set_value("other").run()
+    assert at.text_input(key="review_export_folder").value == ""
+    assert at.button(key="review_export").disabled
+    # the store's own folder, reached as "../store": refused in place by the library guard
+    before = {p.name: p.stat().st_size for p in db.parent.iterdir() if p.is_file()}
+    at.selectbox(key="review_export_format").set_value("hf").run()
+    at.text_input(key="review_export_folder").input("..").run()
+    at.text_input(key="review_export_name").input(db.parent.name).run()
+    _ok(at)
+    assert len(at.selectbox(key="review_export_target").options) == 1  # nothing to replace
+    at.button(key="review_export").click().run()
+    assert not at.exception
+    error = _texts(at.error)
+    assert "Refusing to export to" in error and "holds the InfoSynth store" in error
+    assert db.is_file() and set(before) <= {p.name for p in db.parent.iterdir()}
+    assert len(_problems(db, run_id)) > 1
 
 
 def test_map_shows_the_run_and_a_lasso_selection_is_acted_on(run):

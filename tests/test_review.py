@@ -16,6 +16,7 @@ from infosynth_core.review import (
     default_export_path,
     edit_problem,
     export_accepted,
+    export_target,
     problem_detail,
     review_frame,
     review_summary,
@@ -270,7 +271,7 @@ def test_export_accepted_round_trips_through_load_problems(run, tmp_path):
     with pytest.raises(ExportError, match="already exists"):
         export_accepted(store, run_id, "jsonl", out)
     assert export_accepted(store, run_id, "jsonl", out, overwrite=True).manifest["n_problems"] == 2
-    parquet = export_accepted(store, run_id, "parquet", tmp_path / "accepted.parquet")
+    parquet = export_accepted(store, run_id, "parquet", tmp_path / "accepted-pq.parquet")
     assert load_problems(parquet.data_path).problems == expected
     data = accepted_jsonl(store, run_id)
     assert load_problems(data, filename="accepted.jsonl").problems == expected
@@ -284,3 +285,23 @@ def test_default_export_path_is_beside_the_store(run):
     assert default_export_path(store, run_id, "jsonl") == base / f"{run_id}-accepted.jsonl"
     assert default_export_path(store, run_id, "parquet").suffix == ".parquet"
     assert default_export_path(store, run_id, "hf").name == f"{run_id}-accepted-hf"
+
+
+def test_export_target_takes_a_safe_name_and_the_store_stays_protected(run):
+    store, run_id = run
+    base = store.path.parent
+    assert export_target(store, "bench", "hf") == base / "exports" / "bench"
+    assert export_target(store, "b.jsonl", "jsonl") == base / "exports" / "b.jsonl"
+    assert export_target(store, "b", "parquet", folder="..") == base / ".." / "b.parquet"
+    for bad in ("../x", ".", "..", "/etc/x", "a b", ""):
+        with pytest.raises(ConfigError, match="The export name"):
+            export_target(store, bad, "jsonl")
+    set_review(store, review_frame(store, run_id)["pk"].tolist()[:1], "accepted")
+    before = sorted(p.name for p in base.iterdir())
+    # a name in the folder above that is the store's own folder: refused, nothing touched
+    out = export_target(store, base.name, "hf", folder="..")
+    for overwrite in (False, True):
+        with pytest.raises(ExportError, match="holds the InfoSynth store"):
+            export_accepted(store, run_id, "hf", out, overwrite=overwrite)
+    assert sorted(p.name for p in base.iterdir()) == before
+    assert len(review_frame(store, run_id)) > 1
