@@ -2,9 +2,16 @@
 
 import streamlit as st
 
+from infosynth_core.apikeys import hold_environment_keys
 from pages.common import mark_app_navigation, warm_up_maps
 
-st.set_page_config(page_title="InfoSynth", page_icon=":material/hub:", layout="wide")
+# API keys leave the server's environment before any page starts sandboxed test code
+# (Review re-verifies edits); runners get them through a pipe (infosynth_core/apikeys.py).
+hold_environment_keys()
+
+# an emoji favicon is drawn in place (a data: URL); a :material/…: one is fetched from
+# fonts.gstatic.com by the browser, and the dashboard makes no request to anyone else
+st.set_page_config(page_title="InfoSynth", page_icon="🧬", layout="wide")
 mark_app_navigation()
 warm_up_maps()
 

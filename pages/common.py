@@ -22,6 +22,7 @@ from infosynth_core import (
     Store,
     ensure_bundled_seed_set,
 )
+from infosynth_core.textsafe import escape_markdown, markdown_code
 
 _NAV_MARK = "_infosynth_app_navigation"
 
@@ -77,8 +78,8 @@ def show_error(exc: Exception) -> None:
     """Show an InfoSynth error in place: a summary and, for record errors, a table."""
     if isinstance(exc, RecordValidationError):
         st.error(
-            f"**{exc.source}**: {len(exc.issues)} problem(s) found — nothing was imported. "
-            "Fix the rows below and upload again."
+            f"**{escape_markdown(exc.source)}**: {len(exc.issues)} problem(s) found — nothing "
+            "was imported. Fix the rows below and upload again."
         )
         st.dataframe(
             pd.DataFrame(
@@ -90,10 +91,10 @@ def show_error(exc: Exception) -> None:
             hide_index=True,
             width="stretch",
         )
-    elif isinstance(exc, InfoSynthError):
-        st.error(str(exc))
+    elif isinstance(exc, InfoSynthError):  # messages quote ids, names and file contents
+        st.error(escape_markdown(str(exc)))
     else:  # pragma: no cover - unexpected; still no traceback in the page
-        st.error(f"Unexpected error ({type(exc).__name__}): {exc}")
+        st.error(f"Unexpected error ({type(exc).__name__}): {escape_markdown(exc)}")
 
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:
@@ -132,12 +133,15 @@ def seed_sets_frame(seed_sets: list[SeedSetInfo]) -> pd.DataFrame:
 
 
 def show_problem(problem: Problem) -> None:
-    """One problem in full: facts, statement, reference solution, tests."""
+    """One problem in full: facts, statement, reference solution, tests (stored text is shown
+    as text: escaped in the facts line, in code blocks otherwise)."""
     facts = [
-        f"**{problem.id}**",
+        f"**{escape_markdown(problem.id)}**",
         problem.difficulty or "difficulty unknown",
-        ", ".join(problem.topics) or "no topics",
-        f"entry point `{problem.entry_point}`" if problem.entry_point else "no entry point",
+        escape_markdown(", ".join(problem.topics)) or "no topics",
+        f"entry point {markdown_code(problem.entry_point)}"
+        if problem.entry_point
+        else "no entry point",
         f"{problem.origin.operator}, generation {problem.origin.generation}",
         f"status {problem.status}",
     ]

@@ -7,6 +7,7 @@ import streamlit as st
 
 from infosynth_core import InfoSynthError
 from infosynth_core.explore import compare_runs, topic_coverage_compare
+from infosynth_core.textsafe import escape_hover, escape_markdown
 from pages.common import runs_or_stop, show_error, use_app_navigation
 
 use_app_navigation()
@@ -45,9 +46,10 @@ except InfoSynthError as exc:
     st.stop()
 
 names = {r.id: r.name for r in runs}
-# a run's label in the charts: its name when that is unique among the chosen, else its id
+# a run's label in the charts: its name when that is unique among the chosen, else its id;
+# escaped, as Plotly renders HTML in legends, text and tick labels
 short = {
-    r: names[r] if names[r] and [names[c] for c in chosen].count(names[r]) == 1 else r
+    r: escape_hover(names[r] if names[r] and [names[c] for c in chosen].count(names[r]) == 1 else r)
     for r in chosen
 }
 palette = px.colors.qualitative.Plotly
@@ -93,7 +95,7 @@ with left:
                 "compare them with care."
             )
         if missing:
-            notes.append(f"Not measured yet: {', '.join(missing)}.")
+            notes.append(f"Not measured yet: {escape_markdown(', '.join(missing))}.")
         st.caption(" ".join(notes))
 with right:
     st.subheader("Pass rates")
@@ -116,6 +118,7 @@ if topics.empty:
 else:
     long = topics.head(TOP_TOPICS).melt(id_vars="topic", var_name="run", value_name="share")
     long["run"] = long["run"].map(short)
+    long["topic"] = long["topic"].map(escape_hover)
     fig = px.bar(
         long, x="topic", y="share", color="run", barmode="group", color_discrete_map=colors
     )

@@ -9,6 +9,7 @@ import streamlit as st
 from infosynth_core import InfoSynthError
 from infosynth_core.monitor import evaluations, start_evaluation
 from infosynth_core.runner import benchmark_problems
+from infosynth_core.textsafe import escape_markdown
 from pages.common import get_settings, runs_or_stop, show_error, use_app_navigation
 
 use_app_navigation()
@@ -75,7 +76,8 @@ def results(run_id: str) -> None:
     state = evaluations(store, run_id)
     if state["running"]:
         st.info(
-            f"Evaluating **{state['running'].get('model')}** …", icon=":material/hourglass_top:"
+            f"Evaluating **{escape_markdown(state['running'].get('model'))}** …",
+            icon=":material/hourglass_top:",
         )
     if state["failed"]:
         st.error("The last evaluation ended without a report. Its output:")
@@ -105,7 +107,7 @@ def results(run_id: str) -> None:
         key="eval_reports_table",
     )
     latest = reports[0]
-    st.markdown(f"**Per problem — {latest['model']}**")
+    st.markdown(f"**Per problem — {escape_markdown(latest['model'])}**")
     st.dataframe(
         pd.DataFrame(
             [

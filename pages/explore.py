@@ -1,7 +1,6 @@
 """Explore a run: its problems on a stable map over the seeds, novelty and diversity per
 generation, topic coverage, and what each operator yields. Refreshes while the run runs."""
 
-import textwrap
 import time
 
 import numpy as np
@@ -20,6 +19,7 @@ from infosynth_core.explore import (
 )
 from infosynth_core.projection import warm_up
 from infosynth_core.runner import run_status
+from infosynth_core.textsafe import escape_hover, escape_markdown
 from pages.common import runs_or_stop, show_error, show_problem, use_app_navigation
 
 use_app_navigation()
@@ -27,7 +27,8 @@ use_app_navigation()
 REFRESH_S = 3  # seconds between refreshes while a run is running (at least)
 MAX_REFRESH_S = 20
 LIVE = ("created", "running", "paused")  # created: the runner process is starting
-COLOR_BY = ("generation", "operator", "topic", "status", "colony")
+COLOR_BY = ("generation", "operator", "topic", "status", "colony", "test strength")
+STRENGTH = "test strength"  # a continuous colour: the map's ``test_strength`` column
 TOP_TOPICS = 20
 SEED_GREY = "#9a9a9a"
 
@@ -51,7 +52,10 @@ if wanted and wanted != st.session_state.get("_explore_query_run"):
     if wanted in ids:
         st.session_state["explore_run"] = wanted
     else:
-        st.warning(f"Run '{wanted}' (from the address) is not in this store; pick one below.")
+        st.warning(
+            f"Run '{escape_markdown(wanted)}' (from the address) is not in this store; "
+            "pick one below."
+        )
 if st.session_state.get("explore_run") not in ids:
     st.session_state["explore_run"] = ids[0]
 labels = {r.id: f"{r.id} · {r.name}" if r.name else r.id for r in runs}
@@ -96,9 +100,8 @@ def draw_problem(run_id: str, key: str) -> None:
         else:
             st.caption("None: a seed." if lin["set"] == "seed" else "None recorded.")
         if lin["missing_parents"]:
-            st.caption(
-                f"Not found in this run or its seed set: {', '.join(lin['missing_parents'])}"
-            )
+            missing = escape_markdown(", ".join(lin["missing_parents"]))
+            st.caption(f"Not found in this run or its seed set: {missing}")
     with right:
         st.markdown(f"**Children** ({len(lin['children'])})")
         if lin["children"]:
@@ -108,36 +111,79 @@ def draw_problem(run_id: str, key: str) -> None:
     show_problem(lin["problem"].problem)
 
 
-def map_figure(df: pd.DataFrame, shown: pd.DataFrame, color_by: str) -> go.Figure:
-    """One WebGL trace per colour; seeds are open circles, grey unless coloured by topic.
-    Axes span every point of the run, so the generation slider never moves the map."""
-    seed = shown["set"] == "seed"
-    colour = shown[color_by].astype("string").fillna("seeds")
-    if color_by != "topic":
-        colour = colour.mask(seed, "seeds")
-    facts = (
-        shown["set"] + " · gen " + shown["generation"].astype(str) + " · " + shown["operator"]
-        + " · " + shown["status"] + " · " + shown["topic"]
-    )  # fmt: skip
-    hover = shown["statement"].map(lambda s: "<br>".join(textwrap.wrap(s, 70)))
-    custom = np.column_stack([shown["key"], shown["id"], facts, hover])
-    names = sorted(set(colour), key=lambda c: (c != "seeds", int(c) if c.isdigit() else 0, c))
-    palette = px.colors.qualitative.Dark24
-    fig = go.Figure()
-    for i, name in enumerate(names):
-        mask = (colour == name).to_numpy()
-        color = SEED_GREY if name == "seeds" else palette[i % len(palette)]
+def strength_text(shown: pd.DataFrame) -> pd.Series:
+    """The hover's "· tests reject K of N mutants" for scored points, "" for the others."""
+    killed, total = shown["mutants_killed"], shown["mutants_total"]
+    text = " · tests reject " + killed.astype("string") + " of " + total.astype("string")
+    return (text + " mutants").fillna("")
+
+
+def strength_traces(fig: go.Figure, shown: pd.DataFrame, custom, template: str) -> None:
+    """Seeds (open, grey), unscored problems (grey) and scored ones on Viridis, 0 to 1."""
+    seed = (shown["set"] == "seed").to_numpy()
+    score = shown["test_strength"].to_numpy(dtype=float)
+    scored = ~seed & np.isfinite(score)
+    for name, mask, symbol in (
+        ("seeds", seed, "circle-open"),
+        ("no mutation score", ~seed & ~scored, "circle"),
+    ):
         fig.add_trace(
             go.Scattergl(
                 x=shown["x"][mask], y=shown["y"][mask], mode="markers", name=name,
-                customdata=custom[mask],
-                marker={
-                    "size": 7, "color": color, "line": {"width": 1.2, "color": color},
-                    "symbol": np.where(seed.to_numpy()[mask], "circle-open", "circle").tolist(),
-                },
-                hovertemplate="<b>%{customdata[1]}</b> · %{customdata[2]}<br>%{customdata[3]}<extra></extra>",
+                customdata=custom[mask], hovertemplate=template,
+                marker={"size": 7, "color": SEED_GREY, "symbol": symbol,
+                        "line": {"width": 1.2, "color": SEED_GREY}},
             )
         )  # fmt: skip
+    fig.add_trace(
+        go.Scattergl(
+            x=shown["x"][scored], y=shown["y"][scored], mode="markers", name="mutation score",
+            customdata=custom[scored], hovertemplate=template,
+            marker={
+                "size": 7, "color": score[scored], "colorscale": "Viridis", "cmin": 0.0,
+                "cmax": 1.0, "showscale": True,
+                "colorbar": {"title": {"text": "mutation score"}, "thickness": 12},
+            },
+        )
+    )  # fmt: skip
+
+
+def map_figure(df: pd.DataFrame, shown: pd.DataFrame, color_by: str) -> go.Figure:
+    """One WebGL trace per colour; seeds are open circles, grey unless coloured by topic.
+    Coloured by test strength, the scored problems share one trace on a continuous scale.
+    Axes span every point of the run, so the generation slider never moves the map. Stored
+    text (ids, topics, statements, legend names) is escaped: Plotly renders HTML in labels."""
+    seed = shown["set"] == "seed"
+    facts = (
+        shown["set"] + " · gen " + shown["generation"].astype(str) + " · " + shown["operator"]
+        + " · " + shown["status"] + " · " + shown["topic"] + strength_text(shown)
+    ).map(escape_hover)  # fmt: skip
+    hover = shown["statement"].map(lambda s: escape_hover(s, wrap=70))
+    custom = np.column_stack([shown["key"], shown["id"].map(escape_hover), facts, hover])
+    template = "<b>%{customdata[1]}</b> · %{customdata[2]}<br>%{customdata[3]}<extra></extra>"
+    fig = go.Figure()
+    if color_by == STRENGTH:
+        strength_traces(fig, shown, custom, template)
+    else:
+        colour = shown[color_by].astype("string").fillna("seeds")
+        if color_by != "topic":
+            colour = colour.mask(seed, "seeds")
+        names = sorted(set(colour), key=lambda c: (c != "seeds", int(c) if c.isdigit() else 0, c))
+        palette = px.colors.qualitative.Dark24
+        for i, name in enumerate(names):
+            mask = (colour == name).to_numpy()
+            color = SEED_GREY if name == "seeds" else palette[i % len(palette)]
+            fig.add_trace(
+                go.Scattergl(
+                    x=shown["x"][mask], y=shown["y"][mask], mode="markers", name=escape_hover(name),
+                    customdata=custom[mask],
+                    marker={
+                        "size": 7, "color": color, "line": {"width": 1.2, "color": color},
+                        "symbol": np.where(seed.to_numpy()[mask], "circle-open", "circle").tolist(),
+                    },
+                    hovertemplate=template,
+                )
+            )  # fmt: skip
     pad_x = (df["x"].max() - df["x"].min()) * 0.05 + 1e-6
     pad_y = (df["y"].max() - df["y"].min()) * 0.05 + 1e-6
     fig.update_layout(
@@ -196,7 +242,7 @@ def draw_map(run_id: str) -> bool:
     elif typed:
         match = df[df["id"] == typed].sort_values("set")  # a run problem before a seed
         if match.empty:
-            st.warning(f"No problem with id '{typed}' on this run's map.")
+            st.warning(f"No problem with id '{escape_markdown(typed)}' on this run's map.")
         else:
             key = match["key"].iloc[0]
     if key:
@@ -292,6 +338,7 @@ def draw_coverage(run_id: str) -> None:
         st.caption("No topics on the seeds or the verified problems yet.")
         return
     top = cov.head(TOP_TOPICS).melt(id_vars="topic", var_name="set", value_name="share")
+    top["topic"] = top["topic"].map(escape_hover)  # tick labels render HTML
     fig = px.bar(
         top, x="topic", y="share", color="set", barmode="group",
         color_discrete_map={"seeds": "#54a24b", "generated": "#f58518"},
@@ -314,18 +361,29 @@ def draw_yield(run_id: str) -> None:
     st.dataframe(
         table, hide_index=True, key="explore_yield",
         column_config={
+            "degenerate": st.column_config.NumberColumn(
+                "degenerate",
+                help="Passed their tests but rejected: constant answers, an ignored argument, "
+                "duplicate tests or a copy of a parent. Not counted as verified.",
+            ),
             "verified_pct": st.column_config.NumberColumn("verified %", format="%.1f"),
             "tokens_per_verified": st.column_config.NumberColumn("tokens / verified", format="%.0f"),
             "cost_usd": st.column_config.NumberColumn("cost (USD)", format="%.4f"),
             "benchmark": st.column_config.NumberColumn("in benchmark"),
             "delta_novelty": st.column_config.NumberColumn("Δnovelty", format="%+.3f"),
+            "test_strength": st.column_config.NumberColumn(
+                "test strength", format="%.2f",
+                help="Mean mutation score of the operator's benchmark problems: the share of "
+                "small mutants of the reference solution that the tests reject (0–1; a lower "
+                "bound, as equivalent mutants cannot be rejected). Empty for older runs.",
+            ),
         },
     )  # fmt: skip
     st.caption(
         "Verified % = verified / kept. Δnovelty = mean cosine distance (sentence embeddings) "
         "from the operator's benchmark problems to their nearest seed, minus that of the seeds "
         "to their nearest other seed: above 0, farther from the seeds than seeds are from each "
-        "other."
+        "other. Test strength = mean share of mutants the tests reject."
     )
 
 
@@ -358,7 +416,7 @@ def live_view(run_id: str, was_live: bool, every: int | None) -> None:
     if progress.get("eta_s") is not None and status["status"] in LIVE:
         cols[3].metric("ETA", f"{progress['eta_s'] / 60:.0f} min")
     if status["error"]:
-        st.warning(status["error"])
+        st.warning(escape_markdown(status["error"]))
     map_box = st.container()  # drawn last: the curves show while the map is being placed
     draw_curves(run_id)
     draw_coverage(run_id)

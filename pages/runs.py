@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from infosynth_core import InfoSynthError
-from infosynth_core.sandbox import FALLBACK_WARNING
+from infosynth_core.sandbox import fallback_warning
 from pages.common import (
     get_store,
     sandbox_isolation,
@@ -29,7 +29,8 @@ except InfoSynthError as exc:  # shown in place, never as a traceback
 isolation = sandbox_isolation()
 if isolation == "process":
     st.warning(
-        f"**Sandbox: process-level isolation only.** {FALLBACK_WARNING}", icon=":material/shield:"
+        f"**Sandbox: process-level isolation only.** {fallback_warning()}",
+        icon=":material/shield:",
     )
 else:
     st.caption(":material/shield: Sandbox: kernel isolation (bubblewrap) for all generated code.")

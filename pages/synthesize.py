@@ -17,6 +17,7 @@ from infosynth_core.monitor import (
     run_progress,
     start_run,
 )
+from infosynth_core.textsafe import escape_markdown
 from pages.common import get_settings, get_store, show_error, use_app_navigation
 
 use_app_navigation()
@@ -151,7 +152,7 @@ with st.expander("New run", expanded=not store.list_runs()):
             run = start_run(store, config, db_path=get_settings().db_path, api_key=api_key)
             st.session_state["syn_run"] = run.id
             st.query_params["run"] = run.id
-            st.success(f"Started run **{run.id}**; it appears below.")
+            st.success(f"Started run **{escape_markdown(run.id)}**; it appears below.")
         except InfoSynthError as exc:
             show_error(exc)
 
@@ -198,8 +199,8 @@ def live(run_id: str) -> None:
         st.warning(
             "The runner process is gone (crash, kill or reboot). **Resume** continues from the last checkpoint without losing verified problems."
         )
-    if p["error"]:
-        st.error(p["error"])
+    if p["error"]:  # API and runner error texts: shown as text, never as markdown
+        st.error(escape_markdown(p["error"]))
     st.progress(
         min(1.0, p["fraction"]),
         text=f"step {p['steps_done']} of {p['steps_total']} · generation {p['generation']} of {p['generations']} · ETA {format_eta(p['eta_s'])}",
@@ -208,7 +209,14 @@ def live(run_id: str) -> None:
     c1.metric("Verified problems", p["verified"], help=f"stops at {p['n_problems']}")
     c2.metric("Tokens billed", f"{p['tokens']:,}")
     c3.metric("Cost (USD)", f"{p['cost_usd']:.4f}")
-    c4.metric("LLM calls (cached)", f"{p['calls']} ({p['cached_calls']})")
+    c4.metric(
+        "LLM calls (cached)",
+        f"{p['calls']} ({p['cached_calls']})",
+        delta=f"{p['api_errors']} lost to API errors" if p["api_errors"] else None,
+        delta_color="inverse",
+        help="Steps and verifications lost to endpoint failures after every retry are "
+        "counted under the number; each has an entry in *Errors and warnings*.",
+    )
     b1, b2, b3, _ = st.columns([1, 1, 1, 3])
     try:
         if status == "running" and b1.button("Pause", key="syn_pause", icon=":material/pause:"):
