@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -94,3 +95,36 @@ def test_bundled_seed_set_is_imported_once(db_path):
     assert first == again
     assert first.n_problems == len(load_bundled_seeds().problems)
     assert bundled_seeds_path().name == "bundled.jsonl"
+
+
+def _words(text: str, n: int) -> set[tuple[str, ...]]:
+    words = text.replace("$", "").lower().split()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_bundled_seeds_carry_descriptions_for_composition(seeds):
+    """Every seed has its own short description for composed statements (the offline
+    engine's phrasing): a one-line setting, a noun-phrase summary that names its parameters as
+    ``$name``, optional rules, and a gloss per parameter. Written for InfoSynth: no run of 10
+    words in common with the seed's own statement."""
+    for p in seeds:
+        meta = p.metadata
+        fn = next(
+            n
+            for n in ast.parse(p.solution).body
+            if isinstance(n, ast.FunctionDef) and n.name == p.entry_point
+        )
+        params = [a.arg for a in fn.args.args]
+        setting, summary, rules = meta["setting"], meta["summary"], meta.get("rules", "")
+        assert setting.endswith(".") and len(setting) <= 120, p.id
+        assert (
+            (summary[0] == "$" or summary[0].islower())
+            and not summary.endswith(".")
+            and len(summary) <= 220
+        ), p.id
+        assert set(meta["params"]) == set(params), p.id
+        assert all(isinstance(g, str) and 0 < len(g) <= 60 for g in meta["params"].values())
+        refs = set(re.findall(r"\$([A-Za-z_]\w*)", summary + " " + rules))
+        assert refs == set(params), (p.id, refs, params)  # each parameter named, no other
+        for text in (setting, summary, rules):
+            assert not _words(text, 10) & _words(p.problem, 10), (p.id, text)

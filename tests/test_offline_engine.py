@@ -1,10 +1,14 @@
 """OfflineEngine end to end: program composition on the bundled seeds, harvesting of MBPP,
-HumanEval and LeetCode style tests, answers computed inside the real sandbox, determinism,
-unusable and hostile parents, and (with ../shared/datasets) real MBPP problems.
+HumanEval and LeetCode style tests, answers computed inside the real sandbox, statements that
+read like new problems, determinism, unusable and hostile parents, and (with
+../shared/datasets) real MBPP problems.
 
 Truth here is the sandbox: every generated draft must pass when its tests run against its
-solution, and hard mutations must agree with an oracle assembled by hand from the parent's own
-solution and the transform's helper (independent of the engine's module builder).
+solution, hard mutations must agree with an oracle assembled by hand from the parent's own
+solution and the transform's helper (independent of the engine's module builder), every
+statement's example must hold for its solution, and every mutation's tests must fail against
+its parent's solution. Statements are judged against the bundled seeds: length, no quoting
+of a parent (no run of 12 words in common, words split at whitespace), no scaffolding.
 """
 
 from __future__ import annotations
@@ -15,19 +19,32 @@ import dataclasses
 import json
 import random
 import re
+import statistics
 
 import pytest
 
 from infosynth_core.engines.base import MUTATION_LEVELS, Draft, Engine, Round, Usage
-from infosynth_core.engines.compose import TRANSFORMS
-from infosynth_core.engines.harvest import Signature, harvest_examples
+from infosynth_core.engines.compose import ENCODINGS, TRANSFORMS
+from infosynth_core.engines.harvest import (
+    Signature,
+    harvest_examples,
+    read_signature,
+)
+from infosynth_core.engines.harvest import (
+    tests_source as make_tests,
+)
 from infosynth_core.engines.offline import OfflineEngine
+from infosynth_core.engines.phrasing import heuristic_desc, plain
 from infosynth_core.problem import DIFFICULTIES, Problem
 from infosynth_core.sandbox import Limits, RunResult, Sandbox, collect_tests
 from infosynth_core.seeds import load_bundled_seeds, load_problems
 from infosynth_core.topics import topic_names
 
-EXAMPLE_LINE = re.compile(r"(?im)(^[>\s]*examples?(\s+\d+)?\s*:|>>>)")
+EXAMPLE_LINE = re.compile(r"(?m)^Example: (.+) returns (.+)\.$")
+SCAFFOLDING = ("Task A", "Task B", "base task", "Base task", "Consider a function")
+QUOTE_LINE = re.compile(r"(?m)^\s*>")
+ONLY_TESTED = re.compile(r"Only \w+ is tested")
+LENGTH_RATIO = 1.3  # a generated statement's median length may exceed the seeds' by this much
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +83,11 @@ def _check_candidate(cand, parents: list[Problem]) -> None:
     defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert cand.entry_point in defined and cand.entry_point.isidentifier()
     assert all(cand.entry_point != p.entry_point for p in parents)
-    assert f"Write {cand.entry_point}(" in cand.problem
-    assert not EXAMPLE_LINE.search(cand.problem), cand.problem
+    assert f"{cand.entry_point}(" in cand.problem.splitlines()[0]
+    (shown,) = EXAMPLE_LINE.findall(cand.problem)  # one example, of this function
+    assert shown[0].startswith(f"{cand.entry_point}(") and cand.problem.count("Example") == 1
+    assert not any(s in cand.problem for s in SCAFFOLDING) and ">>>" not in cand.problem
+    assert not QUOTE_LINE.search(cand.problem) and not ONLY_TESTED.search(cand.problem)
     assert cand.parents == tuple(p.id for p in parents)
     assert 1 <= len(cand.topics) <= 3 and set(cand.topics) <= set(topic_names())
     assert cand.difficulty in DIFFICULTIES
@@ -78,7 +98,7 @@ def _check_candidate(cand, parents: list[Problem]) -> None:
 # ------------------------------------------------------------------------------ protocol
 def test_engine_protocol(engine, seeds):
     assert isinstance(engine, Engine)
-    assert (engine.name, engine.model) == ("offline", "offline-composer-v1")
+    assert (engine.name, engine.model) == ("offline", "offline-composer-v2")
     assert run(engine.rephrase(seeds["seed-001"])) == (None, Usage())
     run(engine.aclose())
 
@@ -132,50 +152,72 @@ def test_hard_mutation_agrees_with_a_hand_made_oracle(engine, sandbox, seeds):
 
 
 def test_mutation_statement_reads_like_a_problem(engine, seeds):
+    """Composed from the seed's own description, not quoted: its setting and summary, the
+    transform's phrase, constraints and an example."""
     parent = seeds["seed-041"]
+    meta = parent.metadata
     proposal = run(engine.mutate(parent, rng=random.Random(3)))
+    assert {c.operator for c in proposal.candidates} == set(MUTATION_LEVELS.values())
     for cand in proposal.candidates:
-        first, *rest = cand.problem.split("\n\n")
-        assert first.startswith(f"Write {cand.entry_point}(")
-        quoted = next(block for block in rest if block.startswith(("Base task:", "Task A:")))
-        assert "> " in quoted and "count_gift_pairs(prices: list[int], budget: int)" in quoted
-        assert "Consider a function count_gift_pairs" in quoted  # not "Write ..." twice
-        assert f"Only {cand.entry_point} is tested" in cand.problem
-    by_level = {c.operator: c for c in proposal.candidates}
-    hard = by_level["mutation-hard"]
-    assert "Let r be the answer to the base task below" in hard.problem
+        _check_candidate(cand, [parent])
+        text = cand.problem
+        assert text.startswith(meta["setting"]) and "\nConstraints: " in text
+        assert not re.search(r"\bcount_gift_pairs\(", text)  # nor the parent's function
+        if "budget" in text:  # the summary, its parameters written as names
+            assert plain(meta["summary"]) in text
+        assert len(text) <= LENGTH_RATIO * len(parent.problem)
+    hard = next(c for c in proposal.candidates if c.operator == "mutation-hard")
+    (post,) = hard.payload["recipe"]["posts"]
+    head, _, tail = TRANSFORMS[post].phrase.partition("{v}")
+    assert head.strip() in hard.problem and tail.strip() in hard.problem
     assert hard.difficulty in ("medium", "hard")
+
+
+def _as_parent(cand, draft, pid) -> Problem:
+    return Problem(
+        id=pid, problem=cand.problem, solution=cand.solution, tests=draft.tests,
+        entry_point=cand.entry_point, topics=cand.topics, difficulty=cand.difficulty,
+        metadata={"payload": cand.payload},
+    )  # fmt: skip
 
 
 def test_composed_parent_edits_its_recipe_instead_of_nesting(engine, sandbox, seeds):
     """A generated problem that carries its payload: harder appends a transform, equal swaps
-    the last one for a sibling, easier lightens it; the base task is quoted once."""
+    the last one for a sibling (or reduces or lifts it), easier lightens it; every statement
+    is described afresh from the recipe, once, never from the parent's statement."""
     seed = seeds["seed-001"]
     first = run(engine.mutate(seed, rng=random.Random(7))).candidates
     (hard,) = [c for c in first if c.operator == "mutation-hard"]
-    draft = run(engine.solve(hard, []))
-    parent = Problem(
-        id="gen-1", problem=hard.problem, solution=hard.solution, tests=draft.tests,
-        entry_point=hard.entry_point, topics=hard.topics, difficulty=hard.difficulty,
-        metadata={"payload": hard.payload},
-    )  # fmt: skip
+    parent = _as_parent(hard, run(engine.solve(hard, [])), "gen-1")
     (old,) = hard.payload["recipe"]["posts"]
     proposal = run(engine.mutate(parent, rng=random.Random(1)))
     by_level = {c.operator: c for c in proposal.candidates}
     assert set(by_level) == set(MUTATION_LEVELS.values()), proposal.notes
+    summary = plain(seed.metadata["summary"])
     for cand in proposal.candidates:
-        assert cand.problem.count("Base task:") == 1 and "> >" not in cand.problem
-        assert "peak_temperature_days(temps: list[int]) -> list[int]" in cand.problem
+        _check_candidate(cand, [parent])
+        text = cand.problem
+        assert text.count(summary) <= 1 and text.count(seed.metadata["setting"]) == 1
+        assert parent.problem.splitlines()[0] not in text  # not the parent's words again
+        assert len(text) <= LENGTH_RATIO * len(seed.problem) * 1.2
         _, result = run(_verify(engine, sandbox, cand))
         assert result is not None and result.status == "passed"
     posts = {level: c.payload["recipe"]["posts"] for level, c in by_level.items()}
     assert posts["mutation-hard"][0] == old and len(posts["mutation-hard"]) == 2
-    (swapped,) = posts["mutation-medium"][-1:]
-    if len(posts["mutation-medium"]) == 1:  # a sibling: same types and weight
-        assert swapped != old and TRANSFORMS[swapped].weight == TRANSFORMS[old].weight
-        assert TRANSFORMS[swapped].target == TRANSFORMS[old].target
+    medium = by_level["mutation-medium"].payload["recipe"]
+    if medium["posts"][:1] != [old]:  # a sibling: same types and weight
+        (swapped,) = medium["posts"]
+        if "for_each" not in medium["base"]["core"]:
+            assert swapped != old and TRANSFORMS[swapped].weight == TRANSFORMS[old].weight
+            assert TRANSFORMS[swapped].target == TRANSFORMS[old].target
+    else:  # the answer reduced by a weight-0 transform, or an input in another notation
+        assert TRANSFORMS[medium["posts"][-1]].weight == 0
     easy = posts["mutation-easy"]
-    assert easy == [] or TRANSFORMS[easy[-1]].weight < TRANSFORMS[old].weight
+    assert (
+        easy == []
+        or TRANSFORMS[easy[-1]].weight < TRANSFORMS[old].weight
+        or (easy[0] == old and TRANSFORMS[easy[-1]].weight == 0)  # a guarantee or fixed input
+    )
     # a generated problem that failed verification has no tests but keeps its payload's inputs
     untested = parent.model_copy(update={"tests": None, "status": "failed"})
     assert run(engine.mutate(untested, rng=random.Random(1))).candidates
@@ -201,7 +243,8 @@ def test_crossover_of_compatible_seeds_verifies(engine, sandbox, seeds):
         assert cand.operator == "crossover" and len(cand.parents) == 2
         parents = [next(p for p in batch if p.id == pid) for pid in cand.parents]
         _check_candidate(cand, parents)
-        assert "Task A:" in cand.problem and "Task B:" in cand.problem
+        for parent in parents:  # each part described by its own setting, never quoted
+            assert parent.metadata["setting"] in cand.problem
     passed = sum(r is not None and r.status == "passed" for *_, r in results)
     assert passed / len(results) >= 0.8, [(c.entry_point, d.note) for _, c, d, _ in results]
 
@@ -210,11 +253,166 @@ def test_chain_crossover_feeds_one_answer_into_the_other(engine, sandbox, seeds)
     # peak_temperature_days -> list[int] fits count_gift_pairs(prices: list[int], budget: int)
     a, b = seeds["seed-001"], seeds["seed-041"]
     proposal = run(engine.crossover([a, b], count=6, rng=random.Random(0)))
-    chains = [c for c in proposal.candidates if "answer to task B below for (" in c.problem]
+    chains = [c for c in proposal.candidates if c.payload["recipe"]["base"]["stages"]]
     assert chains, [c.problem[:200] for c in proposal.candidates]
-    for cand in chains:
+    for cand in chains:  # A's answer is named after the parameter of B that it becomes
+        assert re.search(r"(Let|let) (prices|budget) be|where (prices|budget) is", cand.problem)
         draft, result = run(_verify(engine, sandbox, cand))
         assert result is not None and result.status == "passed", draft.note
+
+
+# ------------------------------------------------------------------------------ statements
+def _words12(text: str) -> set[tuple[str, ...]]:
+    words = text.lower().split()
+    return {tuple(words[i : i + 12]) for i in range(len(words) - 11)}
+
+
+@pytest.fixture(scope="module")
+def sample(engine, seeds):
+    """About 60 candidates as a default run proposes them: an easy, an equal and a harder
+    variant of every 12th bundled seed, and crossovers of batches of three seeds (C = 3)."""
+    pool = list(seeds.values())
+
+    async def go():
+        out = []
+        for i, parent in enumerate(pool[::12]):
+            proposal = await engine.mutate(parent, rng=random.Random(i))
+            out += [(c, [parent]) for c in proposal.candidates]
+        for g in range(8):
+            batch = random.Random(200 + g).sample(pool, 3)
+            proposal = await engine.crossover(batch, count=3, rng=random.Random(g))
+            out += [(c, [seeds[p] for p in c.parents]) for c in proposal.candidates]
+        return out
+
+    return run(go())
+
+
+def test_statements_read_like_new_problems(sample, seeds):
+    """The seeds' register and length; no quoting of a parent, no scaffolding."""
+    assert len(sample) >= 60 and {c.operator for c, _ in sample} == {
+        *MUTATION_LEVELS.values(),
+        "crossover",
+    }
+    seed_median = statistics.median(len(p.problem) for p in seeds.values())
+    lengths = [len(c.problem) for c, _ in sample]
+    assert statistics.median(lengths) <= LENGTH_RATIO * seed_median, (lengths, seed_median)
+    for cand, parents in sample:
+        _check_candidate(cand, parents)
+        for parent in parents:
+            shared = _words12(cand.problem) & _words12(parent.problem)
+            assert not shared, (parent.id, [" ".join(w) for w in shared][:2], cand.problem)
+
+
+def test_every_example_holds_for_its_solution(sample, sandbox):
+    """The statement's example, run as a test against the reference in the sandbox."""
+    for cand, _ in sample:
+        call, value = EXAMPLE_LINE.search(cand.problem).groups()
+        tests = (
+            f"from solution import {cand.entry_point}\n\n\n"
+            f"def test_example():\n    assert {call} == {value}\n"
+        )
+        result = sandbox.run(cand.solution, tests, id="example")
+        assert result.status == "passed", (cand.problem, result.errors)
+
+
+def _parent_call(cand, parent: Problem) -> tuple[str, list[str]] | None:
+    """The parent's entry called on the mutation's arguments (a fixed parameter put back, an
+    encoded one decoded), with the helper sources it needs; None when the mutation asks for
+    several values of a parameter at once (another input shape)."""
+    sig = read_signature(ast.parse(parent.solution), parent.entry_point)
+    base = cand.payload["recipe"]["base"]
+    names = [n for n, _ in base["params"]]
+    first = base["lines"][0] if base["lines"] else ""
+    if names == list(sig.params):
+        args, helpers = list(names), []
+        for enc in ENCODINGS:  # `temps = parse_int_list(temps)` on the first line
+            m = re.fullmatch(rf"(\w+) = {enc.decoder}(?:_\d+)?\(\1\)", first)
+            if m:
+                args[names.index(m.group(1))] = f"{enc.decoder}({m.group(1)})"
+                helpers.append(enc.code)
+        return f"{parent.entry_point}({', '.join(args)})", helpers
+    if len(names) == len(sig.params) - 1:  # `budget = 7`: a fixed parameter
+        fixed, value = first.split(" = ", 1)
+        args = [value if p == fixed else p for p in sig.params]
+        return f"{parent.entry_point}({', '.join(args)})", []
+    return None
+
+
+def test_every_mutation_changes_its_parents_answer(sample, engine, sandbox):
+    """The mutation's tests (from solve) fail against the parent's own solution on the same
+    inputs: at least one answer differs. Several values of a parameter at once is another
+    input shape, a different problem by construction."""
+    checked = reshaped = 0
+    for cand, (parent,) in [(c, p) for c, p in sample if c.operator != "crossover"]:
+        draft = run(engine.solve(cand, []))
+        assert not draft.unparsable, draft.note
+        found = _parent_call(cand, parent)
+        if found is None:
+            params = cand.payload["recipe"]["base"]["params"]
+            assert any(t.startswith("list[") for _, t in params)
+            reshaped += 1
+            continue
+        call, helpers = found
+        names = [n for n, _ in cand.payload["recipe"]["base"]["params"]]
+        new = Signature(
+            cand.entry_point, cand.entry_point, tuple(names), ("any",) * len(names), "any"
+        )
+        cases = [(e.args, e.expected) for e in harvest_examples(draft.tests, new)]
+        assert len(cases) >= 3
+        module = "\n\n".join(
+            [parent.solution, *helpers, f"def was({', '.join(names)}):\n    return {call}\n"]
+        )
+        result = sandbox.run(module, make_tests("was", cases), id="parent")
+        assert result.status == "failed", (cand.problem, parent.id, result.status)
+        checked += 1
+    assert checked >= 20 and checked + reshaped >= 35
+
+
+def test_generation_two_is_described_afresh(sample, engine, sandbox, seeds):
+    """Mutations and crossovers of generated problems: one setting per part, one example,
+    no quoting of the generated parent, and still the seeds' length."""
+    parents = []
+    for k, (cand, _) in enumerate(sample[::3]):
+        draft, result = run(_verify(engine, sandbox, cand))
+        if result is not None and result.status == "passed":
+            parents.append(_as_parent(cand, draft, f"gen-1-{k}"))
+    assert len(parents) >= 15
+    children = []
+    for i, parent in enumerate(parents):
+        children += [
+            (c, [parent]) for c in run(engine.mutate(parent, rng=random.Random(i))).candidates
+        ]
+    crossed = run(engine.crossover(parents[:6], count=3, rng=random.Random(0))).candidates
+    assert crossed and len(children) >= 30
+    seed_median = statistics.median(len(p.problem) for p in seeds.values())
+    lengths = [len(c.problem) for c, _ in children]
+    assert statistics.median(lengths) <= LENGTH_RATIO * seed_median, lengths
+    for cand, (parent,) in children:
+        _check_candidate(cand, [parent])
+        assert cand.problem.count("Constraints:") <= 1
+        assert parent.problem.split("\n")[0] not in cand.problem  # not the parent's text again
+        for seed in seeds.values():  # every part's setting once at most
+            assert cand.problem.count(seed.metadata["setting"]) <= 1
+    for cand in crossed:
+        assert cand.problem.count("Example:") == 1 and not QUOTE_LINE.search(cand.problem)
+
+
+def test_imported_statements_are_summarised_in_one_sentence():
+    """Parents without a written description (MBPP, HumanEval, LeetCode) lend at most their
+    first sentence, read as a noun phrase."""
+    s = Signature("f", "f", ("text",), ("str",), "str")
+    mbpp = "Write a python function to find the first repeated character in a given string."
+    assert heuristic_desc(mbpp, s)["answer"] == "the first repeated character in a given string"
+    counting = heuristic_desc("Write a function to count the vowels in text.", s)
+    assert counting["answer"] == "the number of vowels in $text"  # its parameter linked
+    he = 'def f(text: str) -> str:\n    """Check if text is a palindrome.\n    >>> f("aba")\n    True\n    """\n'
+    assert heuristic_desc(he, s)["answer"] == "whether $text is a palindrome"
+    nums = Signature("f", "f", ("nums",), ("list[int]",), "int")
+    leet = "Given an integer array nums, return the number of good pairs. A pair (i, j) is good..."
+    assert heuristic_desc(leet, nums)["answer"] == "the number of good pairs"
+    long = "Write a function to " + " ".join(f"w{i}" for i in range(60)) + ". More text."
+    desc = heuristic_desc(long, s)
+    assert len(desc["answer"].split()) <= 31 and "More" not in desc["answer"]
 
 
 # ------------------------------------------------------------------------------ determinism

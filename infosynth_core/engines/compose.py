@@ -2,9 +2,12 @@
 guarantees and input encodings, and a module builder that merges solution modules into one.
 
 A **transform** post-processes a problem's answer (``digit_sum``: int -> int, ``prefix_sums``:
-list[int] -> list[int], ...). Each has a helper function (real source), a statement phrase
-(``{v}`` stands for the value), the edge cases it defines, topics from the bank and a
-difficulty weight: 0 re-formats the answer, 1 adds a simple step, 2 adds an algorithm.
+list[int] -> list[int], ...). Each has a helper function (real source), a noun phrase for the
+statement (``{v}`` stands for the value: a name or another noun phrase, so phrases chain as in
+"the number of 1 bits in the binary form of the largest element of ..."), a sentence for the
+edge cases it defines (written to stand on its own), topics from the bank and a difficulty
+weight: 0 reduces or re-formats the answer (``REFORMATS`` only re-format it), 1 adds a simple
+step, 2 adds an algorithm.
 A **guarantee** restricts one input (sorted, non-negative, short, ...) and maps literal inputs
 so that they satisfy it; an **encoding** passes one input in another form (a list of ints as a
 comma-separated string, ...) with a decoder helper.
@@ -35,6 +38,7 @@ __all__ = [
     "ENCODINGS",
     "BINOPS",
     "TRANSFORMS",
+    "REFORMATS",
     "matches",
     "result_type",
     "transforms_for",
@@ -60,17 +64,17 @@ class Transform:
 # statement phrase (" | " then its edge cases) and the indented body of its helper function.
 _SPEC = r"""
 @digit_sum int -> int w1 [Math]
-the sum of the decimal digits of |{v}| | ({v} = 0 gives 0)
+the sum of the decimal digits of {v} | A digit sum ignores the sign (-38 gives 11).
     return sum(int(d) for d in str(abs(value)))
 @reversed_digits int -> int w1 [Math]
-the number whose decimal digits are those of {v} in reverse order, with the sign of {v} | (leading zeros vanish: 120 gives 21 and -45 gives -54)
+{v} with its decimal digits in reverse order | Reversing digits keeps the sign and drops leading zeros (120 gives 21, -45 gives -54).
     sign = -1 if value < 0 else 1
     return sign * int(str(abs(value))[::-1])
 @set_bits int -> int w1 [Bit Manipulation]
-the number of 1 bits in the binary representation of |{v}| | ({v} = 0 gives 0)
+the number of 1 bits in the binary form of {v} | Bits are counted in the absolute value, so 0 has none.
     return bin(abs(value)).count("1")
 @divisor_count int -> int w2 [Number Theory, Math]
-the number of positive divisors of |{v}| | ({v} = 0 gives 0)
+the number of positive divisors of {v} | Divisors are counted for the absolute value, and 0 counts as having none.
     n = abs(value)
     count, d = 0, 1
     while d * d <= n:
@@ -79,7 +83,7 @@ the number of positive divisors of |{v}| | ({v} = 0 gives 0)
         d += 1
     return count
 @fibonacci_mod int -> int w2 [Math, Dynamic Programming]
-F({v}) modulo 1000000007, where F(0) = 0, F(1) = 1 and F(n) = F(n - 1) + F(n - 2) | ({v} <= 0 gives 0; {v} may be huge, so use fast doubling or matrix powers)
+the Fibonacci number F(m) modulo 1000000007 for m equal to {v} | F(0) = 0, F(1) = 1 and F(m) = F(m - 1) + F(m - 2); m <= 0 gives 0, and m can be huge, so use fast doubling or matrix powers.
     mod = 1_000_000_007
     if value <= 0:
         return 0
@@ -90,7 +94,7 @@ F({v}) modulo 1000000007, where F(0) = 0, F(1) = 1 and F(n) = F(n - 1) + F(n - 2
         a, b = (d, (c + d) % mod) if bit == "1" else (c, d)
     return a
 @is_prime int -> bool w2 [Number Theory, Math]
-whether |{v}| is a prime number | (0 and 1 are not prime)
+whether the absolute value of {v} is a prime number | 0 and 1 are not prime.
     n = abs(value)
     if n < 4:
         return n >= 2
@@ -103,16 +107,22 @@ whether |{v}| is a prime number | (0 and 1 are not prime)
         d += 6
     return True
 @is_perfect_square int -> bool w1 [Math, Binary Search] import math
-whether {v} is a perfect square, the square of an integer | (0 is one; negative numbers are not)
+whether {v} is the square of an integer | 0 is a perfect square and negative numbers are not.
     return value >= 0 and math.isqrt(value) ** 2 == value
 @is_power_of_two int -> bool w1 [Bit Manipulation]
-whether {v} is a power of two (1, 2, 4, 8, ...) | (0 and negative numbers are not)
+whether {v} is a power of two (1, 2, 4, 8, ...) | 0 and negative numbers are not powers of two.
     return value > 0 and value & (value - 1) == 0
+@is_even int -> bool w0 [Math]
+whether {v} is even
+    return value % 2 == 0
+@last_digit int -> int w0 [Math]
+the last decimal digit of {v} | The last digit ignores the sign (-47 gives 7).
+    return abs(value) % 10
 @binary_string int -> str w0 [Bit Manipulation, String]
-the binary representation of {v} as a string of 0s and 1s without leading zeros | (0 gives "0"; a negative {v} gives "-" followed by the binary representation of |{v}|)
+the binary form of {v} as a string of 0s and 1s | The binary form has no leading zeros (0 gives "0"), and a negative number gets a leading "-".
     return ("-" if value < 0 else "") + bin(abs(value))[2:]
 @roman_numeral int -> str w1 [String, Math]
-{v} written as a Roman numeral in the usual subtractive form (4 is "IV", 1994 is "MCMXCIV") | (the empty string when {v} is outside 1..3999)
+{v} written as a Roman numeral | Roman numerals use the subtractive form (4 is "IV", 1994 is "MCMXCIV"); values outside 1..3999 give "".
     if not 1 <= value <= 3999:
         return ""
     numerals = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
@@ -123,7 +133,7 @@ the binary representation of {v} as a string of 0s and 1s without leading zeros 
         out.append(letters * count)
     return "".join(out)
 @prime_factors int -> list[int] w2 [Number Theory, Math]
-the prime factors of |{v}| in non-decreasing order, each repeated as often as it divides |{v}| (12 gives [2, 2, 3]) | (|{v}| < 2 gives [])
+the prime factors of {v} in non-decreasing order, repeated by multiplicity | Factors are taken of the absolute value (12 gives [2, 2, 3]), and values below 2 in absolute value give [].
     n, d, out = abs(value), 2, []
     while d * d <= n:
         while n % d == 0:
@@ -134,7 +144,7 @@ the prime factors of |{v}| in non-decreasing order, each repeated as often as it
         out.append(n)
     return out
 @max_subarray_sum list[int] -> int w2 [Dynamic Programming, Array]
-the largest sum of a non-empty contiguous block of {v} | (an empty {v} gives 0)
+the largest sum of a non-empty contiguous block of {v} | The best block sum of an empty list is 0.
     if not value:
         return 0
     best = current = value[0]
@@ -143,17 +153,17 @@ the largest sum of a non-empty contiguous block of {v} | (an empty {v} gives 0)
         best = max(best, current)
     return best
 @longest_increasing_run list[int] -> int w1 [Array]
-the length of the longest contiguous block of {v} whose elements strictly increase | (an empty {v} gives 0; one element is a run of length 1)
+the length of the longest strictly increasing contiguous run in {v} | An empty list has no run, so it gives 0.
     best = current = 0
     for i, x in enumerate(value):
         current = current + 1 if i and x > value[i - 1] else 1
         best = max(best, current)
     return best
 @distinct_count list[int] -> int w1 [Hash Table]
-the number of distinct values in {v} | (an empty {v} gives 0)
+the number of distinct values in {v}
     return len(set(value))
 @inversion_count list[int] -> int w2 [Binary Indexed Tree, Merge Sort]
-the number of index pairs (i, j) with i < j and {v}[i] > {v}[j] | (fewer than two elements give 0; {v} may be long, so aim for O(n log n))
+the number of inversions in {v} | An inversion is a pair of positions i < j whose element at i is greater than the one at j; aim for O(n log n).
     rank = {x: i for i, x in enumerate(sorted(set(value)), 1)}
     tree, count = [0] * (len(rank) + 1), 0
     for seen, x in enumerate(value):
@@ -168,7 +178,7 @@ the number of index pairs (i, j) with i < j and {v}[i] > {v}[j] | (fewer than tw
             i += i & -i
     return count
 @lis_length list[int] -> int w2 [Binary Search, Dynamic Programming] import bisect
-the length of the longest strictly increasing subsequence of {v} (not necessarily contiguous) | (an empty {v} gives 0; aim for O(n log n))
+the length of the longest strictly increasing subsequence of {v} | The subsequence need not be contiguous; aim for O(n log n).
     tails = []
     for x in value:
         i = bisect.bisect_left(tails, x)
@@ -178,20 +188,23 @@ the length of the longest strictly increasing subsequence of {v} (not necessaril
             tails[i] = x
     return len(tails)
 @total list[int] -> int w0 [Array]
-the sum of the elements of {v} | (an empty {v} gives 0)
+the sum of {v}
     return sum(value)
+@largest list[int] -> int w0 [Array]
+the largest element of {v} | The largest element of an empty list counts as 0.
+    return max(value, default=0)
 @sorted_distinct list[int] -> list[int] w1 [Sorting]
-the distinct values of {v} in increasing order | (an empty {v} gives [])
+the distinct values of {v} in increasing order
     return sorted(set(value))
 @prefix_sums list[int] -> list[int] w1 [Prefix Sum]
-the running totals of {v}: element i is {v}[0] + {v}[1] + ... + {v}[i] | (an empty {v} gives [])
+the running totals of {v} | Running total i is the sum of the first i + 1 elements.
     out, running = [], 0
     for x in value:
         running += x
         out.append(running)
     return out
 @next_greater_index list[int] -> list[int] w2 [Monotonic Stack, Stack]
-the list whose element i is the index of the first element to the right of position i that is strictly greater than {v}[i], or -1 if there is none | (an empty {v} gives [])
+the index of the nearest strictly greater element to the right of each position of {v} | A position with no greater element to its right gets -1.
     out, stack = [-1] * len(value), []
     for i, x in enumerate(value):
         while stack and value[stack[-1]] < x:
@@ -199,14 +212,14 @@ the list whose element i is the index of the first element to the right of posit
         stack.append(i)
     return out
 @adjacent_differences list[int] -> list[int] w1 [Array]
-the differences of neighbouring elements: element i is {v}[i + 1] - {v}[i] | (fewer than two elements give [])
+the differences between neighbouring elements of {v} | Difference i is element i + 1 minus element i, so fewer than two elements give [].
     return [b - a for a, b in zip(value, value[1:])]
 @rank_transform list[int] -> list[int] w1 [Sorting, Hash Table]
-{v} with every element replaced by its rank: 1 for the smallest distinct value, 2 for the next distinct value, and so on (equal values share a rank) | (an empty {v} gives [])
+{v} with each element replaced by its rank among the distinct values | The smallest distinct value has rank 1, and equal values share a rank.
     rank = {x: i for i, x in enumerate(sorted(set(value)), 1)}
     return [rank[x] for x in value]
 @window_max list[int] -> list[int] w2 [Monotonic Queue, Sliding Window] import collections
-the maximum of every window of three consecutive elements of {v}, from left to right | (fewer than three elements give [])
+the maximum of every window of three consecutive elements of {v}, left to right | With fewer than three elements there is no window.
     out, window = [], collections.deque()
     for i, x in enumerate(value):
         while window and value[window[-1]] <= x:
@@ -218,10 +231,10 @@ the maximum of every window of three consecutive elements of {v}, from left to r
             out.append(value[window[0]])
     return out
 @csv_join list[int] -> str w0 [String]
-the elements of {v} joined by commas without spaces (for example "3,-1,4") | (an empty {v} gives the empty string)
+the elements of {v} joined by commas | The joined text has no spaces (for example "3,-1,4"), and an empty list gives "".
     return ",".join(str(x) for x in value)
 @summary_ranges list[int] -> str w1 [Array, Sorting]
-the distinct values of {v} in increasing order written as comma-separated ranges: a maximal run of consecutive integers a, a + 1, ..., b is written "a->b", or "a" when a == b ([5, 1, 2, 3, 7, 7] gives "1->3,5,7") | (an empty {v} gives the empty string)
+the distinct values of {v}, in increasing order, written as comma-separated ranges | A maximal run of consecutive integers a..b is written "a->b", or "a" when a == b ([5, 1, 2, 3, 7, 7] gives "1->3,5,7").
     values, parts, i = sorted(set(value)), [], 0
     while i < len(values):
         j = i
@@ -231,7 +244,7 @@ the distinct values of {v} in increasing order written as comma-separated ranges
         i = j + 1
     return ",".join(parts)
 @run_length str -> str w1 [String]
-the run-length encoding of {v}: every maximal run of one repeated character becomes the character followed by the run length ("aaabcc" gives "a3b1c2") | (the empty string gives the empty string)
+the run-length encoding of {v} | Run-length encoding writes each maximal run of one character as the character followed by the run length ("aaabcc" gives "a3b1c2").
     out, i = [], 0
     while i < len(value):
         j = i
@@ -241,10 +254,10 @@ the run-length encoding of {v}: every maximal run of one repeated character beco
         i = j
     return "".join(out)
 @reverse_words str -> str w1 [String, Two Pointers]
-the words of {v} (maximal runs of non-whitespace characters) in reverse order, joined by single spaces | (a string without words gives the empty string)
+the words of {v} in reverse order, joined by single spaces | Words are maximal runs of non-whitespace characters.
     return " ".join(reversed(value.split()))
 @remove_adjacent_pairs str -> str w1 [Stack, String]
-the string left after repeatedly deleting two equal neighbouring characters from {v} until no such pair remains ("abbaca" gives "ca")
+what remains of {v} after repeatedly deleting two equal neighbouring characters | For example "abbaca" leaves "ca".
     stack = []
     for ch in value:
         if stack and stack[-1] == ch:
@@ -253,10 +266,10 @@ the string left after repeatedly deleting two equal neighbouring characters from
             stack.append(ch)
     return "".join(stack)
 @sorted_chars str -> str w0 [Sorting, String]
-the characters of {v} sorted by code point (the order of Python's sorted)
+the characters of {v} sorted by code point
     return "".join(sorted(value))
 @longest_palindromic_substring str -> str w2 [Dynamic Programming, Two Pointers, String]
-the longest contiguous substring of {v} that reads the same forwards and backwards; among equally long ones, the leftmost | (the empty string gives the empty string)
+the longest palindromic substring of {v} | Among equally long palindromes take the leftmost; the empty string gives "".
     best = ""
     for center in range(2 * len(value) - 1):
         lo, hi = center // 2, (center + 1) // 2
@@ -267,10 +280,13 @@ the longest contiguous substring of {v} that reads the same forwards and backwar
             best = value[lo + 1 : hi]
     return best
 @distinct_chars str -> int w1 [Hash Table, String]
-the number of distinct characters in {v} | (the empty string gives 0)
+the number of distinct characters in {v}
     return len(set(value))
+@string_length str -> int w0 [String]
+the number of characters in {v}
+    return len(value)
 @longest_unique_substring str -> int w2 [Sliding Window, Hash Table]
-the length of the longest contiguous substring of {v} in which no character repeats | (the empty string gives 0)
+the length of the longest substring of {v} without a repeated character
     last, start, best = {}, 0, 0
     for i, ch in enumerate(value):
         if last.get(ch, -1) >= start:
@@ -279,11 +295,11 @@ the length of the longest contiguous substring of {v} in which no character repe
         best = max(best, i - start + 1)
     return best
 @is_clean_palindrome str -> bool w1 [Two Pointers, String]
-whether {v} reads the same forwards and backwards after deleting every character that is not a letter or digit and lowercasing the rest | (the empty string does)
+whether {v} reads the same both ways once only its letters and digits are kept, lowercased
     kept = [ch.lower() for ch in value if ch.isalnum()]
     return kept == kept[::-1]
 @balanced_brackets str -> bool w1 [Stack, String]
-whether the brackets (), [] and {} in {v} are balanced: every closing bracket matches the latest unmatched opening bracket of its kind and none stays open (other characters are ignored)
+whether the brackets (), [] and {} in {v} are balanced and properly nested | Characters other than brackets are ignored.
     pairs, stack = {")": "(", "]": "[", "}": "{"}, []
     for ch in value:
         if ch in "([{":
@@ -293,7 +309,7 @@ whether the brackets (), [] and {} in {v} are balanced: every closing bracket ma
                 return False
     return not stack
 @common_prefix_length list[str] -> int w1 [String, Trie]
-the length of the longest common prefix of all strings in {v} | (an empty {v} gives 0)
+the length of the longest prefix shared by all strings in {v} | No strings give 0.
     if not value:
         return 0
     length = 0
@@ -303,29 +319,29 @@ the length of the longest common prefix of all strings in {v} | (an empty {v} gi
         length += 1
     return length
 @most_frequent_string list[str] -> str w1 [Hash Table, Counting] import collections
-the string occurring most often in {v}; among equally frequent strings, the lexicographically smallest | (an empty {v} gives the empty string)
+the most frequent string in {v} | Ties go to the lexicographically smallest string, and an empty list gives "".
     counts = collections.Counter(value)
     return min(counts, key=lambda s: (-counts[s], s)) if counts else ""
 @row_sums list[list[int]] -> list[int] w0 [Array]
-the sums of the inner lists of {v}, in order
+the sum of each inner list of {v}, in order
     return [sum(row) for row in value]
 @flatten_sorted list[list[int]] -> list[int] w1 [Sorting]
-all numbers of {v} in one list, sorted in non-decreasing order
+all numbers of {v} in one list in non-decreasing order
     return sorted(x for row in value for x in row)
 @count_true list[bool] -> int w0 [Counting]
 the number of True values in {v}
     return sum(1 for x in value if x)
 @yes_no bool -> str w0 [String]
-"YES" when {v} is True and "NO" otherwise
+{v}, written "YES" for True and "NO" for False
     return "YES" if value else "NO"
 @pair_sum tuple[int, int] -> int w0 [Math]
-the sum of the two numbers of the pair {v}
+the sum of the two numbers in {v}
     return value[0] + value[1]
 @two_decimals float -> str w0 [String]
-{v} written with exactly two digits after the decimal point, as Python's f"{x:.2f}" does (2.5 gives "2.50")
+{v} written with exactly two digits after the decimal point | Format it as Python's f"{x:.2f}" does (2.5 gives "2.50").
     return f"{value:.2f}"
 @length list[*] -> int w0 [Array]
-the number of elements of {v}
+the length of {v}
     return len(value)
 @reversed_list list[*] -> list[*] w0 [Array]
 {v} in reverse order
@@ -355,10 +371,15 @@ def _parse_catalog(spec: str) -> tuple[Transform, ...]:
 
 CATALOG: tuple[Transform, ...] = _parse_catalog(_SPEC)
 TRANSFORMS = {t.name: t for t in CATALOG}
+#: weight-0 transforms that only re-format the answer (same information, other notation); they
+#: serve as crossover adapters but never make a mutation on their own
+REFORMATS = frozenset({"binary_string", "csv_join", "yes_no", "two_decimals"})
 
 
 def matches(pattern: str, t: str) -> bool:
     """Whether type ``t`` fits a catalog pattern (``list[*]`` fits every list)."""
+    if pattern == "*":
+        return True
     if "*" not in pattern:
         return pattern == t
     head, args = split_type(t)
@@ -412,16 +433,16 @@ def _dedupe(v: list) -> list:
 
 # fmt: off
 GUARANTEES: tuple[Guarantee, ...] = (
-    Guarantee("sorted_input", "list[int]", "{p} is sorted in non-decreasing order", sorted),
-    Guarantee("sorted_input", "list[str]", "{p} is sorted in lexicographic order", sorted),
-    Guarantee("non_negative_input", "list[int]", "every element of {p} is non-negative", lambda v: [abs(x) for x in v]),
-    Guarantee("distinct_input", "list[int]", "the elements of {p} are pairwise distinct", _dedupe),
-    Guarantee("distinct_input", "list[str]", "the strings in {p} are pairwise distinct", _dedupe),
-    Guarantee("short_input", "list[*]", "{p} has at most 6 elements, so a brute-force solution is fast enough", lambda v: v[:6]),
-    Guarantee("short_input", "str", "{p} has at most 8 characters, so a brute-force solution is fast enough", lambda v: v[:8]),
-    Guarantee("lowercase_input", "str", "{p} contains no uppercase letters", str.lower),
-    Guarantee("non_negative_input", "int", "{p} is non-negative", abs),
-    Guarantee("small_input", "int", "0 <= {p} <= 50", lambda v: abs(v) % 51),
+    Guarantee("sorted", "list[int]", "{p} is sorted in non-decreasing order", sorted),
+    Guarantee("sorted", "list[str]", "{p} is sorted in lexicographic order", sorted),
+    Guarantee("non_negative", "list[int]", "every element of {p} is non-negative", lambda v: [abs(x) for x in v]),
+    Guarantee("distinct", "list[int]", "the elements of {p} are pairwise distinct", _dedupe),
+    Guarantee("distinct", "list[str]", "the strings in {p} are pairwise distinct", _dedupe),
+    Guarantee("short", "list[*]", "{p} has at most 6 elements", lambda v: v[:6]),
+    Guarantee("short", "str", "{p} has at most 8 characters", lambda v: v[:8]),
+    Guarantee("lowercase", "str", "{p} contains no uppercase letters", str.lower),
+    Guarantee("non_negative", "int", "{p} is non-negative", abs),
+    Guarantee("small", "int", "0 <= {p} <= 50", lambda v: abs(v) % 51),
 )
 # fmt: on
 
@@ -473,18 +494,18 @@ ENCODINGS: tuple[Encoding, ...] = (
 
 # Crossover operators on two answers a and b: types | name | result | code | phrase | name words
 _BINOP_SPEC = """
-int int | sum | int | {a} + {b} | {a} + {b} | total_of
-int int | max | int | max({a}, {b}) | the larger of {a} and {b} | larger_of
-int int | min | int | min({a}, {b}) | the smaller of {a} and {b} | smaller_of
-int int | diff | int | {a} - {b} | {a} - {b} | difference_of
-int int | compare | int | ({a} > {b}) - ({a} < {b}) | 1 if {a} > {b}, -1 if {a} < {b} and 0 if they are equal | compare
-bool bool | and | bool | {a} and {b} | True when both {a} and {b} are True | both
-bool bool | or | bool | {a} or {b} | True when at least one of {a} and {b} is True | either
-bool bool | xor | bool | {a} != {b} | True when exactly one of {a} and {b} is True | exactly_one_of
-list[int] list[int] | concat | list[int] | {a} + {b} | the list {a} followed by the list {b} | concat
-list[int] list[int] | common | list[int] | sorted(set({a}) & set({b})) | the distinct values that occur in both {a} and {b}, in increasing order | common_values_of
-list[str] list[str] | concat | list[str] | {a} + {b} | the list {a} followed by the list {b} | concat
-str str | concat | str | {a} + {b} | the string {a} followed by the string {b} | concat
+int int | sum | int | {a} + {b} | the sum of {a} and {b} | total_of | nest
+int int | max | int | max({a}, {b}) | the larger of {a} and {b} | larger_of | nest
+int int | min | int | min({a}, {b}) | the smaller of {a} and {b} | smaller_of | nest
+int int | diff | int | {a} - {b} | {a} minus {b} | difference_of | nest
+int int | compare | int | ({a} > {b}) - ({a} < {b}) | 1 if {a} is greater than {b}, -1 if it is smaller and 0 if they are equal | compare | let
+bool bool | and | bool | {a} and {b} | True when {a} and {b} are both True | both | let
+bool bool | or | bool | {a} or {b} | True when at least one of {a} and {b} is True | either | let
+bool bool | xor | bool | {a} != {b} | True when exactly one of {a} and {b} is True | exactly_one_of | let
+list[int] list[int] | concat | list[int] | {a} + {b} | the elements of {a} followed by those of {b} | concat | let
+list[int] list[int] | common | list[int] | sorted(set({a}) & set({b})) | the distinct values occurring in both {a} and {b}, in increasing order | common_values_of | nest
+list[str] list[str] | concat | list[str] | {a} + {b} | the elements of {a} followed by those of {b} | concat | let
+str str | concat | str | {a} + {b} | {a} followed by {b} | concat | let
 """
 
 
@@ -493,8 +514,9 @@ class Binop:
     name: str
     result: str
     code: str  # {a} and {b} are the two answers
-    phrase: str
+    phrase: str  # a noun phrase; {a} and {b} are noun phrases or names
     words: str  # leading words of the new function's name
+    nest: bool  # whether long noun phrases may stand for {a} and {b} (else names do)
 
 
 def _parse_binops(spec: str) -> dict[tuple[str, str], list[Binop]]:
@@ -502,7 +524,8 @@ def _parse_binops(spec: str) -> dict[tuple[str, str], list[Binop]]:
     for line in spec.strip().splitlines():
         types, *fields = (f.strip() for f in line.split(" | "))
         a, b = types.split(" ")
-        out.setdefault((a, b), []).append(Binop(*fields))
+        *head, nest = fields
+        out.setdefault((a, b), []).append(Binop(*head, nest=nest == "nest"))
     return out
 
 

@@ -35,7 +35,8 @@ from typing import Any
 __all__ = [  # for the offline engine; not part of the package's public API
     "MISSING", "Signature", "Example", "parse_source", "entry_parts", "read_signature",
     "harvest_examples", "infer_type", "refine", "is_known", "guard_spec", "guard_ok",
-    "vary_inputs", "answers", "literal_inputs", "valid_stage", "tests_source", "passing_tests",
+    "vary_inputs", "answers", "literal_inputs", "read_literal", "valid_stage", "tests_source",
+    "passing_tests", "MAX_INPUT_CHARS",
 ]  # fmt: skip
 
 ANY = "any"
@@ -656,17 +657,17 @@ def _accept(rec: dict[str, Any], stages: Sequence[dict[str, Any]]) -> tuple[str,
     if "e" in rec or not isinstance(rec.get("r"), str):
         e = str(rec.get("e", "missing"))
         return _FAILURES.get(e, f"raised {e}"), MISSING
-    value = _read_literal(rec["r"])
+    value = read_literal(rec["r"])
     if value is MISSING:
         return "answer not a literal or too long", MISSING
     for stage, text in zip(stages, rec.get("s") or [], strict=False):
-        inner = _read_literal(text) if isinstance(text, str) else MISSING
+        inner = read_literal(text) if isinstance(text, str) else MISSING
         if inner is MISSING or not guard_ok(stage["guard"], inner):
             return "intermediate value outside task B's inputs", MISSING
     return "", value
 
 
-def _read_literal(text: str, limit: int = MAX_ANSWER_CHARS) -> Any:
+def read_literal(text: str, limit: int = MAX_ANSWER_CHARS) -> Any:
     """The literal ``text`` stands for, when it reads back to the same value; else MISSING."""
     if len(text) > limit:
         return MISSING

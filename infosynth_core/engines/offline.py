@@ -1,37 +1,46 @@
 """The offline engine: new coding problems by program composition, without any model.
 
-A problem is treated as a typed Python function: its reference solution plus its statement.
+A problem is treated as a typed Python function: its reference solution plus a description of
+what it computes (``phrasing``). Every variant computes something different from its parent:
 
-- **Mutation** makes an easier, an equal and a harder variant of one problem. Harder appends a
-  typed transform from ``compose.CATALOG`` to the answer (int -> digit sum, list[int] ->
-  prefix sums, str -> run-length encoding, ...). Easier adds a guarantee that simplifies one
-  input (sorted, non-negative, short, ...; the test inputs are mapped to satisfy it) or fixes
-  one parameter; for a composed problem it lightens or drops its last transform. Equal passes
-  one input in another encoding (a list as a comma-separated string, ...), re-formats the
-  answer, or swaps the last transform for a sibling of the same types.
+- **Harder** appends a typed transform from ``compose.CATALOG`` of weight 1 or 2 to the answer
+  (int -> digit sum, list[int] -> prefix sums, str -> run-length encoding, ...).
+- **Equal** swaps the last transform for a sibling of the same types and weight, reduces the
+  answer by a weight-0 transform (the list's length, the number of True values, ...), asks
+  for the answer for several values of one parameter at once (a list of them), or passes one
+  input in another encoding together with such a reduction.
+- **Easier** replaces the last transform by a lighter one or drops it, or, for a plain
+  problem, adds a guarantee on an input (sorted, short, ...) or fixes a parameter, together
+  with a weight-0 reduction of the answer.
+
+Re-formatting the answer or re-encoding an input alone never counts as a variant, and a variant
+whose answers equal its parent's on every test input is discarded.
+
 - **Crossover** composes two problems whose types fit: ``g(f(x), rest)`` when f's answer is
   (or, through a light adapter such as ``len``, becomes) a parameter of g; ``f(a) + g(b)``,
   max, comparison for int answers; and/or/xor for predicates; concatenation or common values
   for lists.
 
 The new solution is real source: the parents' modules merged by ``compose.ModuleBuilder`` plus a
-typed entry function with a fresh, descriptive name. The statement says what to write, quotes
-each parent's task (its examples dropped) as a sub-task and states the added step with its edge
-cases. :meth:`OfflineEngine.solve` runs the reference on inputs harvested from the parents'
-tests (``harvest``) **inside the sandbox** and turns the answers into pytest tests.
+typed entry function with a fresh, descriptive name. Before a candidate is proposed its
+reference runs **inside the sandbox** on inputs harvested from the parents' tests
+(``harvest``): degenerate candidates are dropped, one answer becomes the statement's example,
+and :meth:`OfflineEngine.solve` turns the answers into pytest tests.
 
-Everything ``solve`` needs is in the candidate's JSON ``payload`` (inputs and the composition
-recipe), so a resumed run can continue. When a generated problem carries that payload as
-``metadata["payload"]``, its mutations edit the recipe instead of nesting the statement.
+The statement is written afresh from the descriptions of the parts (``phrasing``): a setting,
+what to write and what it returns, the rules, constraints that the test inputs satisfy and one
+example. Everything ``solve`` needs is in the candidate's JSON ``payload`` (inputs, answers and
+the composition recipe with its description), so a resumed run can continue. When a generated
+problem carries that payload as ``metadata["payload"]``, its mutations edit the recipe and
+describe it anew instead of nesting statements.
 """
 
 from __future__ import annotations
 
 import ast
-import inspect
+import asyncio
 import json
 import random
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,24 +48,21 @@ from typing import Any
 
 from ..problem import Problem
 from ..sandbox import Sandbox
-from ..topics import topic_names
+from . import phrasing
 from .base import MUTATION_LEVELS, Candidate, Draft, Proposal, Round, Usage
 from .compose import (
     BINOPS,
-    ENCODINGS,
-    GUARANTEES,
     TRANSFORMS,
     ModuleBuilder,
     function_name,
     matches,
     result_type,
     snake_words,
-    transforms_for,
 )
 from .harvest import (
+    MAX_INPUT_CHARS,
     MISSING,
     Example,
-    Signature,
     answers,
     entry_parts,
     guard_ok,
@@ -67,61 +73,53 @@ from .harvest import (
     literal_inputs,
     parse_source,
     passing_tests,
+    read_literal,
     read_signature,
     refine,
     tests_source,
     valid_stage,
     vary_inputs,
 )
+from .plans import (
+    Parent,
+    crossover_options,
+    mutation_plans,
+    plural,
+    recipe_of,
+    topics_of,
+)
 
 __all__ = ["OfflineEngine"]
 
-POINTS = {"easy": 1, "medium": 2, "hard": 3}
 MIN_INPUTS = 5  # a candidate needs this many inputs at proposal time
 MIN_TESTS = 3
-MAX_POSTS = 3  # transforms chained onto one base problem
+MIN_DISTINCT_ANSWERS = 3  # fewer over the tests is a constant answer (True/False excepted)
+MAX_PROBES = 4  # candidates probed in the sandbox per mutation level before giving up
+EXAMPLE_CHARS = 100  # an example's arguments and answer should fit in this many characters
+MAX_STATEMENT = 1000  # longer statements are not worth reading: such candidates are dropped
+PAYLOAD_VERSION = 2
 _STOP = frozenset("a an the of for with to in on by after and or from".split())
-_TYPE_TOPICS = (("list[list", "Matrix"), ("list", "Array"), ("str", "String"), ("int", "Math"))
+_TRIVIAL = frozenset({"0", "1", "-1", "[]", "''", "False", "True", "()", "(0, 0)", "(-1, -1)"})
 
 
-@dataclass(frozen=True)
-class _Parent:
-    """A problem analysed for composition (types refined from the harvested values)."""
+@dataclass
+class _Pending:
+    """A composed candidate before its reference has run in the sandbox."""
 
-    problem: Problem
-    sig: Signature
+    name: str
+    solution: str
+    probe: str  # the solution plus a function giving the parent's answer (mutations)
+    old: str | None  # name of that function
+    base: dict[str, Any]
+    posts: list[str]
+    ret: str
     inputs: list[tuple[Any, ...]]
-    specs: list[dict[str, Any]]
-    recipe: dict[str, Any] | None
-
-    @property
-    def points(self) -> int:
-        return POINTS.get(self.problem.difficulty or "", 2)
-
-    @property
-    def topics(self) -> list[str]:
-        bank = set(topic_names())
-        topics = [t for t in self.problem.topics if t in bank]
-        if not topics:  # untagged seeds (MBPP, HumanEval): what the input types suggest
-            kinds = " ".join(self.sig.types)
-            topics = [t for k, t in _TYPE_TOPICS if k in kinds][:1]
-        return topics
-
-    @property
-    def core(self) -> str:
-        return (
-            self.recipe["base"]["core"] if self.recipe else function_name(self.sig.func, limit=40)
-        )
-
-    @property
-    def posts(self) -> list[str]:
-        return list(self.recipe["posts"]) if self.recipe else []
-
-    def answer_type(self, upto: int | None = None) -> str:
-        t = self.recipe["base"]["ret"] if self.recipe else self.sig.returns
-        for name in self.posts[:upto]:
-            t = result_type(TRANSFORMS[name], t)
-        return t
+    operator: str
+    parents: list[Parent]
+    points: int
+    topics: tuple[str, ...]
+    desc: dict[str, Any]  # what it computes, transforms included
+    limits: list[str]  # its constraints
 
 
 class OfflineEngine:
@@ -130,10 +128,11 @@ class OfflineEngine:
     Parameters
     ----------
     sandbox
-        Where reference solutions run: the answers the tests expect are computed there; the
-        host never executes candidate or seed code.
+        Where reference solutions run: the answers the tests expect (and the statement's
+        example) are computed there; the host never executes candidate or seed code.
     random_state
-        Mixed into every operator's random choices, with the ``rng`` the loop passes.
+        Mixed into every operator's random choices, with the ``rng`` the loop passes, and into
+        the choice of paraphrases.
 
     Examples
     --------
@@ -143,7 +142,7 @@ class OfflineEngine:
     """
 
     name = "offline"
-    model = "offline-composer-v1"
+    model = "offline-composer-v2"
 
     def __init__(self, sandbox: Sandbox, *, random_state: int = 0):
         self.sandbox = sandbox
@@ -156,9 +155,13 @@ class OfflineEngine:
         if isinstance(p, str):
             return Proposal([], unparsable=1, notes=[f"{parent.id}: {p}"])
         sub = random.Random(rng.getrandbits(64) ^ self.random_state)
+        levels = ("easy", "medium", "hard")
+        seeds = [sub.getrandbits(64) for _ in levels]  # one generator per level: order-free
+        found = await asyncio.gather(
+            *(self._mutation(p, lv, random.Random(s)) for lv, s in zip(levels, seeds, strict=True))
+        )
         candidates, notes = [], []
-        for level in ("easy", "medium", "hard"):
-            cand = self._mutation(p, level, sub)
+        for level, cand in zip(levels, found, strict=True):
             if cand is None:
                 notes.append(
                     f"{parent.id}: no {level} variant fits (answer type {p.answer_type()})"
@@ -182,19 +185,23 @@ class OfflineEngine:
             notes.append("crossover needs at least two usable parents")
             return Proposal([], unparsable=bad, notes=notes)
         sub = random.Random(rng.getrandbits(64) ^ self.random_state)
-        options = _crossover_options(usable)
+        options = crossover_options(usable)
         keys = [sub.random() ** (1.0 / o[0]) for o in options]  # weighted order, no replacement
         ranked = [o for _, o in sorted(zip(keys, options, strict=True), key=lambda x: -x[0])]
         made: list[tuple[tuple, Candidate]] = []
+        tried: set[tuple] = set()
         for strict in (True, False):  # distinct parent pairs first
             for option in ranked:
                 pair = option[2:4]
                 if len(made) >= count or (strict and pair in [o[2:4] for o, _ in made]):
                     continue
-                if option not in [o for o, _ in made]:
-                    cand = self._crossover(usable, option, sub)
-                    if cand is not None:
-                        made.append((option, cand))
+                if option in tried or len(tried) >= 4 * count:
+                    continue
+                tried.add(option)
+                pending = self._crossover(usable, option, sub)
+                cand = await self._complete(pending) if pending is not None else None
+                if cand is not None:
+                    made.append((option, cand))
         if not made:
             notes.append("no two of the parents have answer and input types that compose")
         return Proposal([c for _, c in made], unparsable=bad, notes=notes)
@@ -214,11 +221,13 @@ class OfflineEngine:
         inputs = [a for a in inputs if len(a) == len(params)]
         if len(inputs) < MIN_TESTS:
             return _unparsable("the payload holds too few test inputs")
-        stages = [s for s in base.get("stages") or [] if valid_stage(s)]
-        call = f"{entry}({', '.join(params)})"
-        found = await answers(self.sandbox, solution, call, params, inputs, stages)
-        if isinstance(found, str):
-            return _unparsable(found)
+        found = _stored_cases(payload, len(params))
+        if found is None:  # a payload without answers: run the reference now
+            stages = [s for s in base.get("stages") or [] if valid_stage(s)]
+            call = f"{entry}({', '.join(params)})"
+            found = await answers(self.sandbox, solution, call, params, inputs, stages)
+            if isinstance(found, str):
+                return _unparsable(found)
         cases, dropped = _balanced(found[0]), found[1]
         why = ", ".join(f"{n} {r}" for r, n in sorted(dropped.items()))
         if len(cases) < MIN_TESTS:
@@ -260,7 +269,7 @@ class OfflineEngine:
         return Draft(last.draft.solution, source, entry_point=candidate.entry_point, note=note)
 
     # ------------------------------------------------------------------ analysis
-    async def _analyse(self, problem: Problem) -> _Parent | str:
+    async def _analyse(self, problem: Problem) -> Parent | str:
         """The problem ready for composition, or why it cannot be used."""
         payload = problem.metadata.get("payload")
         stored = payload.get("inputs", []) if isinstance(payload, dict) else []
@@ -302,67 +311,33 @@ class OfflineEngine:
             returns = refine(returns, self._returns[key])
         sig = replace(sig, types=types, returns=returns)
         specs = [guard_spec([a[i] for a in inputs], t) for i, t in enumerate(types)]
-        return _Parent(problem, sig, inputs, specs, _recipe_of(problem, sig))
+        recipe = recipe_of(problem, sig, self.name, PAYLOAD_VERSION)
+        if recipe is not None:
+            desc = recipe["base"]["desc"]
+        else:
+            desc = phrasing.seed_desc(problem.problem, problem.metadata, sig)
+        return Parent(problem, sig, inputs, specs, recipe, desc)
 
     # ------------------------------------------------------------------ mutation
-    def _mutation(self, p: _Parent, level: str, rng: random.Random) -> Candidate | None:
-        """The first plan for this level that yields a candidate (plans in random order)."""
-        t, posts = p.answer_type(), p.posts
-        plans: list[tuple] = []
-        if level == "hard" and len(posts) < MAX_POSTS and is_known(t):
-            pool = [tr for tr in transforms_for(t, (1, 2)) if tr.name not in posts]
-            rng.shuffle(pool)
-            if rng.random() < 0.5:
-                pool.sort(key=lambda tr: tr.weight != 2)
-            plans = [("posts", [*posts, tr.name]) for tr in pool]
-        elif level in ("medium", "easy"):
-            if posts:  # a sibling of the last transform, or a lighter one
-                t_in = p.answer_type(-1)
-                last = TRANSFORMS[posts[-1]]
-                weights = (last.weight,) if level == "medium" else tuple(range(last.weight))
-                pool = [
-                    tr
-                    for tr in transforms_for(t_in, weights)
-                    if tr.name not in posts
-                    and (level == "easy" or result_type(tr, t_in) == result_type(last, t_in))
-                ]
-                rng.shuffle(pool)
-                plans = [("posts", [*posts[:-1], tr.name]) for tr in pool]
-                if level == "easy" and len(posts) >= 2:
-                    plans.append(("posts", posts[:-1]))
-            extra = self._input_plans(p, level)
-            if level == "medium" and is_known(t) and len(posts) < MAX_POSTS:
-                extra += [("posts", [*posts, tr.name]) for tr in transforms_for(t, (0,))]
-            rng.shuffle(extra)
-            plans += extra
+    async def _mutation(self, p: Parent, level: str, rng: random.Random) -> Candidate | None:
+        """The first plan for this level whose candidate runs and differs from the parent
+        (plans in random order; at most ``MAX_PROBES`` sandbox runs)."""
+        plans = mutation_plans(p, level, rng)
         inputs = vary_inputs(p.inputs, p.specs, rng)
+        probes = 0
         for plan in plans:
-            if plan[0] == "posts":
-                builder, base, _ = self._start(p)
-                name = function_name(plan[1][-1] if plan[1] else "solve", "of", base["core"])
-                cand = self._candidate(
-                    builder, base, plan[1], inputs, MUTATION_LEVELS[level], [p], name
-                )
-            else:
-                cand = self._input_variant(p, plan, inputs, MUTATION_LEVELS[level], rng)
+            pending = self._variant(p, plan, inputs, MUTATION_LEVELS[level], rng)
+            if pending is None:
+                continue
+            cand = await self._complete(pending)
             if cand is not None:
                 return cand
+            probes += 1
+            if probes >= MAX_PROBES:
+                break
         return None
 
-    def _input_plans(self, p: _Parent, level: str) -> list[tuple]:
-        """Guarantees and fixed parameters (easy), encodings (medium) of the inputs."""
-        plans: list[tuple] = []
-        for i, t in enumerate(p.sig.types):
-            if level == "medium":
-                plans += [("encode", i, e) for e in ENCODINGS if e.source == t]
-                continue
-            plans += [("guarantee", i, g) for g in GUARANTEES if matches(g.source, t)]
-            if t in ("int", "str", "bool") and len(p.sig.params) >= 2:
-                counts = Counter(repr(a[i]) for a in p.inputs)
-                plans.append(("fix", i, ast.literal_eval(counts.most_common(1)[0][0])))
-        return plans
-
-    def _start(self, p: _Parent) -> tuple[ModuleBuilder, dict[str, Any], str]:
+    def _start(self, p: Parent) -> tuple[ModuleBuilder, dict[str, Any], str]:
         """A builder holding the parent's module, the parent as a base to extend (its recipe's
         base for a composed parent) and the call of its entry point in the merged module."""
         builder = ModuleBuilder()
@@ -370,17 +345,12 @@ class OfflineEngine:
         entry = _rename_entry(p.sig.entry, mapping)
         if p.recipe:
             return builder, json.loads(json.dumps(p.recipe["base"])), entry
-        args = ", ".join(p.sig.params)
         base = {
             "lines": [],
-            "call": f"{entry}({args})",
+            "call": f"{entry}({', '.join(p.sig.params)})",
             "ret": p.sig.returns,
             "params": [[n, t] for n, t in zip(p.sig.params, p.sig.types, strict=True)],
-            "describe": "the answer to the base task below for the same arguments "
-            f"(what {p.sig.func}({args}) returns)",
-            "notes": [],
-            "blocks": "Base task:\n" + _quote(task_text(p.problem.problem, p.sig)),
-            "helpers": "the base task's function",
+            "desc": json.loads(json.dumps(p.desc)),
             "points": p.points,
             "topics": p.topics,
             "core": p.core,
@@ -388,48 +358,100 @@ class OfflineEngine:
         }
         return builder, base, entry
 
-    def _input_variant(self, p, plan, inputs, operator, rng) -> Candidate | None:
-        """One input guaranteed, fixed or encoded. The new function prepares the parameter in
-        its first line (``budget = 0``, ``temps = parse_int_list(temps)``), so this works for
-        composed parents too, their recipe kept."""
-        kind, i, obj = plan
-        builder, base, _ = self._start(p)
-        pname, first = base["params"][i][0], []
+    def _variant(self, p, plan, inputs, operator, rng) -> _Pending | None:
+        """The candidate of one plan: new transforms, or one input guaranteed, fixed, encoded
+        or given several times, together with a reduction of the answer. The new function
+        prepares the parameter in its first line (``budget = 0``, ``temps = parse(temps)``), so
+        this works for composed parents too, their recipe kept."""
+        kind = plan[0]
+        builder, base, entry = self._start(p)
+        args = list(p.sig.params)
+        if kind == "posts":
+            name = function_name(plan[1][-1] if plan[1] else "solve", "of", base["core"])
+            old = f"{entry}({', '.join(args)})"
+            return self._assemble(builder, base, plan[1], inputs, operator, [p], name, p.specs, old)
+        if kind == "lift":
+            return self._lift(p, plan, inputs, operator, rng)
+        _, i, obj, post = plan
+        pname, first, specs = base["params"][i][0], [], list(p.specs)
+        desc = base["desc"]
         if kind == "guarantee":
             mapped = [a[:i] + (obj.apply(a[i]),) + a[i + 1 :] for a in inputs]
             if mapped == list(inputs):
                 return None  # the parent already guarantees it
             inputs = list({repr(a): a for a in mapped if _fits(a, p.specs)}.values())
-            note = f"Extra guarantee: {obj.phrase.replace('{p}', pname)}. Every test input "
-            note += "satisfies it, so your solution may rely on it."
-            tag = obj.tag
+            base["desc"], tag = phrasing.guaranteed(desc, pname, obj), obj.tag
         elif kind == "fix":
             rest = [a[:i] + a[i + 1 :] for a in p.inputs if repr(a[i]) == repr(obj)]
             inputs = vary_inputs(rest, p.specs[:i] + p.specs[i + 1 :], rng)
             first, tag = [f"{pname} = {obj!r}"], f"with_{pname}_{_slug(obj)}"
             del base["params"][i]
-            fixed = f"with {pname} fixed to {obj!r}"
-            note = "" if "for the same arguments" in base["describe"] else f"Here {fixed}."
-            base["describe"] = base["describe"].replace("for the same arguments", fixed)
-        else:
+            del specs[i]
+            args[i] = repr(obj)
+            base["desc"] = phrasing.fixed(desc, pname, obj)
+        else:  # encode
             encoded = [a[:i] + (obj.encode(a[i]),) + a[i + 1 :] for a in inputs]
             inputs = [a for a in encoded if a[i] is not MISSING]
             decoder = builder.add(obj.code).get(obj.decoder, obj.decoder)
             first, tag = [f"{pname} = {decoder}({pname})"], obj.tag
+            args[i] = f"{decoder}({pname})"
             base["params"][i] = [pname, obj.target]
-            note = f"Here {pname} is given as {obj.phrase}."
+            specs[i] = {"k": "any"}
+            base["desc"] = phrasing.encoded(desc, pname, obj)
         base["lines"] = first + base["lines"]
         for stage in base["stages"]:
             stage["lines"] = first + stage["lines"]
-        base["notes"] = base["notes"] + ([note] if note else [])
-        base["points"] = base["points"] if kind == "encode" else max(1, base["points"] - 1)
+        if kind != "encode":
+            base["points"] = max(1, base["points"] - 1)
         base["core"] = function_name(base["core"], tag)
-        posts = p.posts
-        name = function_name(posts[-1], "of", base["core"]) if posts else base["core"]
-        return self._candidate(builder, base, posts, inputs, operator, [p], name)
+        posts = [*p.posts, post]
+        name = function_name(post, "of", base["core"])
+        old = f"{entry}({', '.join(args)})"
+        return self._assemble(builder, base, posts, inputs, operator, [p], name, specs, old)
+
+    def _lift(self, p: Parent, plan: tuple, inputs, operator, rng) -> _Pending | None:
+        """The parent's answer for each of several values of parameter i, given as a list."""
+        _, i, agg = plan
+        param = p.sig.params[i]
+        taken = set(p.sig.params)
+        many = phrasing.fresh(plural(param), taken)
+        desc = phrasing.lifted(p.full_desc(), param, many)
+        if desc is None:
+            return None
+        builder = ModuleBuilder()
+        entry = _rename_entry(p.sig.entry, builder.add(p.problem.solution or ""))
+        item = phrasing.fresh("item", taken | set(builder.owner))
+        call_args = ", ".join(item if k == i else n for k, n in enumerate(p.sig.params))
+        params = [[n, t] for n, t in zip(p.sig.params, p.sig.types, strict=True)]
+        params[i] = [many, f"list[{p.sig.types[i]}]" if is_known(p.sig.types[i]) else "list"]
+        core = function_name(_short(p.sig.func), "for_each", param)
+        base = {
+            "lines": [],
+            "call": f"[{entry}({call_args}) for {item} in {many}]",
+            "ret": f"list[{p.answer_type()}]" if is_known(p.answer_type()) else "list",
+            "params": params,
+            "desc": desc,
+            "points": p.points,
+            "topics": list(topics_of(p.topics, ["Array"])),
+            "core": core,
+            "stages": [],
+        }
+        pool = list({repr(a[i]): a[i] for a in p.inputs + list(inputs)}.values())
+        lifted = {}
+        for a in inputs:
+            others = rng.sample(pool, min(rng.randint(1, 3), len(pool)))
+            new = a[:i] + ([a[i], *others],) + a[i + 1 :]
+            if len(repr(new)) <= MAX_INPUT_CHARS:
+                lifted.setdefault(repr(new), new)
+        posts = [agg] if agg else []
+        name = function_name(agg, "of", core) if agg else core
+        specs = p.specs[:i] + [{"k": "list"}] + p.specs[i + 1 :]
+        return self._assemble(
+            builder, base, posts, list(lifted.values()), operator, [p], name, specs
+        )
 
     # ------------------------------------------------------------------ crossover
-    def _crossover(self, ps: list[_Parent], option: tuple, rng: random.Random) -> Candidate | None:
+    def _crossover(self, ps: list[Parent], option: tuple, rng: random.Random) -> _Pending | None:
         _, kind, i, j, detail = option
         a, b = ps[i], ps[j]
         builder = ModuleBuilder()
@@ -447,30 +469,32 @@ class OfflineEngine:
                 taken.add(new)
                 b_names[k] = new
         params = [[n, t] for n, t in zip(a.sig.params, a.sig.types, strict=True)]
+        specs = list(a.specs)
         if not shared:
             params += [[b_names[k], b.sig.types[k]] for k in sorted(b_names)]
+            specs += [b.specs[k] for k in sorted(b_names)]
         avoid = set(builder.owner) | {n for n, _ in params}
         x, y = [v for v in "abcdefgh" if v not in avoid][:2]
         a_args = ", ".join(a.sig.params)
         lines = [f"{x} = {ea}({a_args})"]
-        extra_points, extra_topics, notes, stages = 0, [], [], []
+        renames = {
+            b.sig.params[m]: "$" + new for m, new in b_names.items() if new != b.sig.params[m]
+        }
+        a_desc, b_desc = a.full_desc(), phrasing.rename(b.full_desc(), renames)
+        names = {n for n, _ in params}
+        extra_points, extra_topics, stages = 0, [], []
         if kind == "chain":
             k, adapter = detail
             b_args = [b_names.get(m, "") for m in range(len(b.sig.params))]
             b_args[k] = x
-            where = f"where {x} is the answer to task A below for ({a_args})"
-            if adapter:
-                ad = TRANSFORMS[adapter]
+            ad = TRANSFORMS[adapter] if adapter else None
+            if ad is not None:
                 lines.append(f"{y} = {builder.add(ad.code).get(ad.name, ad.name)}({x})")
                 b_args[k] = y
-                where += f" and {y} is {ad.phrase.replace('{v}', x)}"
                 extra_topics = list(ad.topics)
             stages = [{"lines": list(lines), "var": b_args[k], "guard": b.specs[k]}]
             call, ret, extra_points = f"{eb}({', '.join(b_args)})", b.sig.returns, 1
-            fed = f"{b.sig.params[k]} = {b_args[k]}"
-            shown = [fed if m == k else arg for m, arg in enumerate(b_args)]
-            describe = f"the answer to task B below for ({', '.join(shown)}), {where}"
-            notes = [f"The tests only use arguments for which {fed} is a valid input of task B."]
+            desc = phrasing.chained(a_desc, b_desc, b.sig.params[k], ad, names)
             name = function_name(_short(b.core), "after", _short(a.core))
             inputs = _pair(a_in, [t[:k] + t[k + 1 :] for t in b_in], rng)
         else:
@@ -479,16 +503,11 @@ class OfflineEngine:
             lines.append(f"{y} = {eb}({', '.join(b_args)})")
             call, ret = op.code.format(a=x, b=y), op.result
             if shared:
-                where = f"where {x} and {y} are the answers to tasks A and B below for the same arguments"
                 both = [t for t in a_in + b_in if _fits(t, a.specs) and _fits(t, b.specs)]
                 inputs = list({repr(t): t for t in both}.values())[:20]
             else:
-                where = (
-                    f"where {x} is the answer to task A below for ({a_args}) and {y} is the "
-                    f"answer to task B below for ({', '.join(b_args)})"
-                )
                 inputs = _pair(a_in, b_in, rng)
-            describe = f"{op.phrase.format(a=x, b=y)}, {where}"
+            desc = phrasing.combined(a_desc, b_desc, op, names)
             extra_topics = ["Hash Table"] if op.name == "common" else []
             name = function_name(op.words, _short(a.core), "and", _short(b.core))
         base = {
@@ -496,24 +515,25 @@ class OfflineEngine:
             "call": call,
             "ret": ret,
             "params": params,
-            "describe": describe,
-            "notes": notes,
-            "blocks": f"Task A:\n{_quote(task_text(a.problem.problem, a.sig))}\n\n"
-            f"Task B:\n{_quote(task_text(b.problem.problem, b.sig))}",
-            "helpers": "the functions of tasks A and B",
+            "desc": desc,
             "points": max(a.points, b.points) + extra_points,
-            "topics": list(_topics(a.topics, b.topics, extra_topics)),
+            "topics": list(topics_of(a.topics, b.topics, extra_topics)),
             "core": name,
             "stages": stages,
         }
-        return self._candidate(builder, base, [], inputs, "crossover", [a, b], name)
+        return self._assemble(builder, base, [], inputs, "crossover", [a, b], name, specs)
 
     # ------------------------------------------------------------------ assembly
-    def _candidate(self, builder, base, posts, inputs, operator, parents, name) -> Candidate | None:
-        """Source, statement, topics, difficulty and payload of ``base`` with ``posts``
-        applied to its answer; None when the pieces do not fit."""
+    def _assemble(
+        self, builder, base, posts, inputs, operator, parents, name, specs, old_call=None
+    ) -> _Pending | None:
+        """Source, topics and difficulty of ``base`` with ``posts`` applied to its answer;
+        None when the pieces do not fit. ``specs`` guard the new parameters (for shortened
+        inputs, to show as the example); ``old_call`` (over the new parameters) gives the
+        parent's answer, to check that the variant changes it."""
         if len(inputs) < MIN_INPUTS:
             return None
+        inputs = _with_short(list(inputs), specs)
         t, helpers = base["ret"], []
         for post in posts:
             tr = TRANSFORMS[post]
@@ -544,109 +564,78 @@ class OfflineEngine:
         }
         if len(letters) < len(posts) or called & {n for n, _ in params}:
             return None  # a parameter would shadow a function the entry calls
-        signature = ", ".join(f"{n}: {t_}" if is_known(t_) else n for n, t_ in params)
-        ret = f" -> {t}" if is_known(t) else ""
-        entry = f"def {name}({signature}){ret}:\n" + "".join(f"    {line}\n" for line in lines)
+        head = phrasing.head_text(name, params, t)
+        entry = f"def {head}:\n" + "".join(f"    {line}\n" for line in lines)
         solution = builder.source(entry)
         if parse_source(solution) is None:
             return None
-        head = f"Write {name}({signature}){ret}"
-        if not posts:
-            first = f"{head} that returns {base['describe']}."
-        else:
-            parts = [f"{head}.", f"Let {letters[0]} be {base['describe']}."]
-            for k, (tr, _) in enumerate(helpers):
-                text = " ".join(x for x in (tr.phrase, tr.detail) if x).replace("{v}", letters[k])
-                last = k == len(helpers) - 1
-                parts.append(f"Return {text}." if last else f"Let {letters[k + 1]} be {text}.")
-            first = " ".join(parts)
-        statement = "\n\n".join(
-            [first, *([" ".join(base["notes"])] if base["notes"] else []), base["blocks"]]
-            + [
-                f"Only {name} is tested; {base['helpers']} may be written under any name, or inlined."
-            ]
+        probe, old = solution, None
+        if old_call is not None:
+            old = builder.fresh("parent_answer")
+            signature = ", ".join(n for n, _ in params)
+            probe = builder.source(f"{entry}\n\ndef {old}({signature}):\n    return {old_call}\n")
+        desc = base["desc"]
+        for tr, _ in helpers:
+            desc = phrasing.with_post(desc, tr, {n for n, _ in params})
+        limits = phrasing.constraints(params, inputs, desc["promises"])
+        rng = phrasing.statement_rng(
+            self.random_state, operator, name, *(x.problem.id for x in parents)
         )
+        text = phrasing.render(desc, head, limits, None, rng)
+        if len(text) > MAX_STATEMENT - EXAMPLE_CHARS:
+            return None  # too much to read: a part's description is already long
         points = base["points"] + sum(tr.weight for tr, _ in helpers)
+        topics = topics_of(base["topics"], *[tr.topics for tr, _ in reversed(helpers)])
+        return _Pending(name, solution, probe, old, base, list(posts), t, inputs, operator,
+                        parents, points, topics, desc, limits)  # fmt: skip
+
+    async def _complete(self, c: _Pending) -> Candidate | None:
+        """Run the reference on the inputs in the sandbox; None when it is degenerate or (a
+        mutation) answers exactly like its parent. Else the candidate, with a statement
+        composed from the descriptions, whose example is one of these answers."""
+        params = [n for n, _ in c.base["params"]]
+        args = ", ".join(params)
+        call = f"{c.name}({args})"
+        if c.old is not None:
+            call = f"({call}, {c.old}({args}))"
+        stages = [s for s in c.base["stages"] if valid_stage(s)]
+        found = await answers(self.sandbox, c.probe, call, params, c.inputs, stages)
+        if isinstance(found, str):
+            return None
+        cases, dropped = found
+        if c.old is not None:
+            if not any(repr(v[0]) != repr(v[1]) for _, v in cases):
+                return None  # the same answers as the parent: not a new problem
+            cases = [(a, v[0]) for a, v in cases]
+        usable = _balanced(cases)
+        distinct = {repr(v) for _, v in usable}
+        decision = all(type(v) is bool for _, v in usable)
+        if len(usable) < MIN_TESTS or len(distinct) < (2 if decision else MIN_DISTINCT_ANSWERS):
+            return None  # (nearly) the same answer whatever the input
+        shown = _example(usable, [x.problem.problem for x in c.parents])
+        rng = phrasing.statement_rng(
+            self.random_state, c.operator, c.name, *(x.problem.id for x in c.parents)
+        )
+        head = phrasing.head_text(c.name, c.base["params"], c.ret)
+        statement = phrasing.render(c.desc, head, c.limits, phrasing.example(c.name, *shown), rng)
         payload = {
             "engine": self.name,
-            "version": 1,
-            "inputs": [repr(tuple(a)) for a in inputs[:20]],
-            "recipe": {"base": base, "posts": list(posts)},
+            "version": PAYLOAD_VERSION,
+            "inputs": [repr(tuple(a)) for a in c.inputs],
+            "cases": [[repr(tuple(a)), repr(v)] for a, v in cases],
+            "dropped": dict(dropped),
+            "recipe": {"base": c.base, "posts": c.posts},
         }
         return Candidate(
             problem=statement,
-            operator=operator,
-            parents=tuple(x.problem.id for x in parents),
-            entry_point=name,
-            solution=solution,
-            topics=_topics(base["topics"], *[tr.topics for tr, _ in reversed(helpers)]),
-            difficulty="easy" if points <= 1 else "medium" if points == 2 else "hard",
+            operator=c.operator,
+            parents=tuple(x.problem.id for x in c.parents),
+            entry_point=c.name,
+            solution=c.solution,
+            topics=c.topics,
+            difficulty="easy" if c.points <= 1 else "medium" if c.points == 2 else "hard",
             payload=payload,
         )
-
-
-# ---------------------------------------------------------------------------- statements
-_EXAMPLE = re.compile(
-    r"(?i)(\bexamples?(\s+\d+)?\s*:|\bfor examples?\s*:|\bsample\s+(input|output)\b|>>>)"
-)
-_RESUME = re.compile(r"(?i)^\s*(constraints?|notes?|follow[- ]up)\b")
-
-
-def _docstring_task(statement: str, sig: Signature) -> str | None:
-    """For a HumanEval-style statement (code with a docstring): the docstring."""
-    tree = parse_source(statement)
-    if tree is None:
-        return None
-    fn = next(
-        (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == sig.func), None
-    )
-    for node in fn.body[:3] if fn is not None else []:
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            if isinstance(node.value.value, str):
-                return inspect.cleandoc(node.value.value)
-    return ""  # code without a docstring: the signature is all there is
-
-
-def _drop_examples(text: str) -> str:
-    out: list[str] = []
-    skipping = False
-    for line in text.splitlines():
-        if skipping:
-            if not _RESUME.match(line):
-                continue
-            skipping = False
-        m = _EXAMPLE.search(line)
-        if m:
-            head = line[: m.start()].rstrip()
-            if head:
-                out.append(head)
-            skipping = True
-            continue
-        out.append(line.rstrip())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
-
-
-def task_text(statement: str, sig: Signature) -> str:
-    """A parent's statement as a sub-task: its own examples dropped ("Example:", doctests,
-    LeetCode's "Example 1:" blocks up to "Constraints:") and "Write f(...)" turned into
-    "Consider a function f(...)", so the reader is not asked to write it under that name."""
-    doc = _docstring_task(statement, sig)
-    text = statement if doc is None else doc
-    text = _drop_examples(text)
-    func = re.escape(sig.func)
-    pattern = re.compile(
-        rf"\b([Ww])rite(\s+)(?:(?:a|the)\s+(?:python\s+)?function\s+)?(?=`?{func}\s*\()"
-    )
-    if pattern.search(text):
-        text = pattern.sub(
-            lambda m: ("C" if m.group(1) == "W" else "c") + "onsider a function" + m.group(2),
-            text,
-            count=1,
-        )
-    elif not re.search(rf"\b{func}\s*\(", text):
-        lead = f"Consider a function {sig.text()} for the following task."
-        text = f"{lead}\n{text}" if text else lead
-    return text
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -665,39 +654,51 @@ def _balanced(cases: list[tuple]) -> list[tuple]:
     return out
 
 
-def _crossover_options(ps: list[_Parent]) -> list[tuple]:
-    """(weight, kind, i, j, detail) for every way two parents compose, in a fixed order:
-    chains feed A's answer (or its len/sum/...) into one of B's parameters; binops combine the
-    two answers."""
-    options: list[tuple] = []
-    for i, a in enumerate(ps):
-        for j, b in enumerate(ps):
-            if i == j or not is_known(a.sig.returns):
-                continue
-            for k, t in enumerate(b.sig.types):
-                if a.sig.returns == t:
-                    options.append((3.0, "chain", i, j, (k, None)))
-                for ad in transforms_for(a.sig.returns, (0,)):
-                    if is_known(t) and result_type(ad, a.sig.returns) == t:
-                        options.append((1.0, "chain", i, j, (k, ad.name)))
-            if i < j:
-                for op in BINOPS.get((a.sig.returns, b.sig.returns), []):
-                    options.append((2.0, "binop", i, j, (op.name,)))
-    return options
+def _stored_cases(payload: dict[str, Any], arity: int) -> tuple[list[tuple], Counter] | None:
+    """The answers the sandbox gave at proposal time, read back from the payload."""
+    stored = payload.get("cases")
+    if not isinstance(stored, list) or payload.get("version") != PAYLOAD_VERSION:
+        return None
+    cases = []
+    for item in stored:
+        if not (
+            isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+        ):
+            return None
+        args, value = literal_inputs([item[0]]), read_literal(item[1], limit=20_000)
+        if not args or len(args[0]) != arity or value is MISSING:
+            return None
+        cases.append((args[0], value))
+    dropped = payload.get("dropped") if isinstance(payload.get("dropped"), dict) else {}
+    return cases, Counter({str(k): int(v) for k, v in dropped.items() if isinstance(v, int)})
 
 
-def _topics(*groups: Sequence[str]) -> tuple[str, ...]:
-    """Up to 3 bank topics, taking the first of every group before the second of any."""
-    bank, out = set(topic_names()), []
-    for rank in range(3):
-        for g in groups:
-            if rank < len(g) and g[rank] in bank and g[rank] not in out:
-                out.append(g[rank])
-    return tuple(out[:3])
+def _with_short(inputs: list[tuple], specs: list[dict[str, Any]]) -> list[tuple]:
+    """Up to 20 inputs; when none is short enough to show as an example, shortened copies
+    (every list cut to its first 4 elements, inner lists and strings kept) of the shortest
+    ones are added, if they still pass the parameters' guards."""
+    if any(len(repr(a)) <= EXAMPLE_CHARS // 2 for a in inputs):
+        return inputs[:20]
+    short: dict[str, tuple] = {}
+    for args in sorted(inputs, key=lambda a: len(repr(a)))[:6]:
+        cut = tuple(v[:4] if type(v) is list else v for v in args)
+        if cut != args and _fits(cut, specs) and repr(cut) not in map(repr, inputs):
+            short.setdefault(repr(cut), cut)
+    extra = list(short.values())[:3]
+    return inputs[: 20 - len(extra)] + extra
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
+def _example(cases: list[tuple], statements: list[str]) -> tuple[tuple, Any]:
+    """The case to show: an informative answer on a short input that no parent shows."""
+
+    def key(case):
+        args, value = case
+        text = ", ".join(repr(a) for a in args)
+        quoted = len(text) > 12 and any(text in s for s in statements)
+        size = len(text) + len(repr(value))
+        return (size > EXAMPLE_CHARS, repr(value) in _TRIVIAL, quoted, size)
+
+    return min(cases, key=key)
 
 
 def _short(core: str) -> str:
@@ -748,24 +749,3 @@ def _guess_entry(module: ast.Module, tests: str) -> str | None:
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
     ]
     return next((c for c in called if c in defined), defined[0] if len(defined) == 1 else None)
-
-
-_BASE_KEYS = {"lines", "call", "ret", "params", "describe", "notes", "blocks", "helpers", "points",
-              "topics", "core", "stages"}  # fmt: skip
-
-
-def _recipe_of(problem: Problem, sig: Signature) -> dict[str, Any] | None:
-    """A generated parent's composition, when its payload is stored in its metadata."""
-    payload = problem.metadata.get("payload")
-    if not isinstance(payload, dict) or payload.get("engine") != OfflineEngine.name:
-        return None
-    recipe = payload.get("recipe")
-    base = recipe.get("base") if isinstance(recipe, dict) else None
-    posts = recipe.get("posts") if isinstance(recipe, dict) else None
-    if not isinstance(base, dict) or not _BASE_KEYS <= set(base) or not isinstance(posts, list):
-        return None
-    if any(p not in TRANSFORMS for p in posts) or [n for n, _ in base["params"]] != list(
-        sig.params
-    ):
-        return None
-    return recipe
