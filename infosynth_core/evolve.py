@@ -46,9 +46,10 @@ import numpy as np
 
 from . import dedup
 from .config import RunConfig
+from .degeneracy import find_degeneracies
 from .engines.base import Candidate, Engine, Proposal, Usage
 from .errors import BudgetExceededError, LLMError
-from .evolve_records import GenerationCounts, generation_record
+from .evolve_records import GenerationCounts, generation_record, is_benchmark_item
 from .problem import Origin, Problem
 from .sandbox import Sandbox
 from .select import k_farthest
@@ -254,11 +255,7 @@ class Evolution:
 
     @staticmethod
     def _in_benchmark(p: Problem) -> bool:
-        return (
-            p.origin.operator != "seed"
-            and p.status == "passed"
-            and "duplicate_of" not in p.metadata
-        )
+        return is_benchmark_item(p)
 
     def _report(self, g: int) -> None:
         if self.progress is None:
@@ -324,11 +321,45 @@ class Evolution:
         results = await asyncio.gather(
             *(self._verify(pid, cand, g, c) for pid, cand in zip(ids, kept, strict=True))
         )
+        results = await self._score_tests(results)
         for cand, problem in zip(kept, results, strict=True):
-            counts.outcome(cand.operator, problem.status, problem.metadata.get("usage", {}))
+            status = "degenerate" if problem.metadata.get("degenerate") else problem.status
+            counts.outcome(cand.operator, status, problem.metadata.get("usage", {}))
             if problem.metadata.get("api_error"):
                 counts.verification_api_error()
         return ids
+
+    async def _score_tests(self, problems: list[Problem]) -> list[Problem]:
+        """Mutation score (test strength, :mod:`infosynth_core.mutants`) of the step's new
+        benchmark items, in one sandbox batch off the event loop; stored in
+        ``metadata.mutation_score``. Problems scored before a restart keep their score."""
+        todo = [
+            i
+            for i, p in enumerate(problems)
+            if self._in_benchmark(p) and "mutation_score" not in p.metadata
+        ]
+        if not todo or self.config.mutation_mutants == 0:
+            return problems
+        from .mutants import mutation_scores
+
+        batch = [problems[i] for i in todo]
+        scores = await asyncio.get_running_loop().run_in_executor(
+            self._executor,
+            lambda: mutation_scores(
+                batch,
+                self.sandbox,
+                max_mutants=self.config.mutation_mutants,
+                random_state=self.config.random_state,
+            ),
+        )
+        out = list(problems)
+        for i, score in zip(todo, scores, strict=True):
+            p = out[i]
+            meta = {**p.metadata, "mutation_score": score.to_dict()}
+            out[i] = p.model_copy(update={"metadata": meta})
+            self.store.update_problem(self._pks[p.id], out[i])
+            self._problems[p.id] = out[i]
+        return out
 
     # ------------------------------------------------------------------ endpoint failures
     def _endpoint(self) -> dict[str, Any]:
@@ -481,7 +512,21 @@ class Evolution:
             "entry_point": ver.entry_point,
             "metadata": meta,
         }
-        if ver.status == "passed" and self.config.rephrase:
+        if ver.status == "passed":
+            findings = find_degeneracies(
+                problem.model_copy(update=update),
+                parents=[self._problems[i] for i in cand.parents if i in self._problems],
+            )
+            if findings:  # passed its tests, but not worth keeping: never a benchmark item
+                meta["degenerate"] = [{"kind": f.kind, "detail": f.detail} for f in findings]
+                self.store.add_event(
+                    self.run_id,
+                    "info",
+                    "degenerate",
+                    f"{pid}: " + "; ".join(f.detail for f in findings),
+                    {"colony": c, "kinds": [f.kind for f in findings]},
+                )
+        if ver.status == "passed" and self.config.rephrase and not meta.get("degenerate"):
             statement, usage = await self.engine.rephrase(problem)
             if statement:
                 meta["original_problem"] = problem.problem

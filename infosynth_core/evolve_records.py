@@ -5,7 +5,8 @@ One record per generation, a JSON object::
     {"generation": 2,
      "operators": {"mutation-easy": {"proposed": 4, "kept": 3, "duplicates": 0,
                                       "passed": 2, "failed": 1, "error": 0, "timeout": 0,
-                                      "unparsable": 0, "prompt_tokens": 812, ...}, ...},
+                                      "unparsable": 0, "degenerate": 0,
+                                      "prompt_tokens": 812, ...}, ...},
      "steps": {"mutation": 5, "crossover": 3},
      "unparsable_answers": {"mutation": 0, "crossover": 1},   # answers that gave no candidate
      "api_errors": {"mutation": 0, "crossover": 0,           # steps lost to endpoint failures
@@ -37,13 +38,27 @@ from .config import MetricsConfig
 from .engines.base import Proposal, Usage
 from .problem import Problem
 
-__all__ = ["OPERATORS", "OUTCOMES", "GenerationCounts", "generation_record"]
+__all__ = ["OPERATORS", "OUTCOMES", "GenerationCounts", "generation_record", "is_benchmark_item"]
 
 OPERATORS = ("mutation-easy", "mutation-medium", "mutation-hard", "crossover")
-OUTCOMES = ("passed", "failed", "error", "timeout", "unparsable")
+#: outcomes of a kept candidate; "degenerate" = passed its tests but rejected by
+#: :func:`~infosynth_core.degeneracy.find_degeneracies` (never counted as "passed")
+OUTCOMES = ("passed", "failed", "error", "timeout", "unparsable", "degenerate")
 _COUNTS = ("proposed", "kept", "duplicates", *OUTCOMES)
 _USAGE = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "cost_usd")
 _KINDS = ("mutation", "crossover")
+
+
+def is_benchmark_item(p: Problem) -> bool:
+    """A generated problem that counts for the benchmark: it passed its tests, was not
+    dropped as a cross-colony duplicate (``metadata.duplicate_of``) and is not degenerate
+    (``metadata.degenerate``, see :mod:`infosynth_core.degeneracy`)."""
+    return (
+        p.origin.operator != "seed"
+        and p.status == "passed"
+        and "duplicate_of" not in p.metadata
+        and not p.metadata.get("degenerate")
+    )
 
 
 def _empty_op() -> dict[str, float]:

@@ -23,6 +23,7 @@ from .evolve_records import OPERATORS
 from .maps import MAP_COLUMNS, SEED_MAP_COLUMNS, _model_name, clear_cache, run_map, seed_map
 from .runner import benchmark_problems
 from .store import RunInfo, Store, StoredProblem
+from .strength import score_of
 from .topics import coverage
 
 __all__ = [
@@ -61,12 +62,14 @@ YIELD_COLUMNS = (
     "proposed",
     "kept",
     "verified",
+    "degenerate",
     "verified_pct",
     "tokens",
     "tokens_per_verified",
     "cost_usd",
     "benchmark",
     "delta_novelty",
+    "test_strength",
 )
 COMPARE_COLUMNS = (
     "run",
@@ -95,7 +98,15 @@ COMPARE_COLUMNS = (
     "tokens",
     "cost_usd",
 )
-_NUM = ("proposed", "kept", "passed", "prompt_tokens", "completion_tokens", "cost_usd")
+_NUM = (
+    "proposed",
+    "kept",
+    "passed",
+    "degenerate",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
 
 
 # ============================================================================ curves
@@ -210,6 +221,9 @@ def operator_yield(store: Store, run_id: str) -> pd.DataFrame:
     - ``proposed``, ``kept``, ``verified`` — candidates proposed, kept after dedup and
       k-farthest filtering, and verified (tests passed), summed over the recorded
       generations' ``operators`` counts plus the generation in progress;
+    - ``degenerate`` — kept candidates that passed their tests but were rejected by the
+      degeneracy filter (constant answers, an ignored argument, duplicate tests, a copy of
+      a parent: :mod:`infosynth_core.degeneracy`); not included in ``verified``;
     - ``verified_pct`` — 100 × verified / kept (NaN when nothing was kept);
     - ``tokens`` (prompt + completion, as billed) and ``tokens_per_verified`` (NaN when
       nothing verified); ``cost_usd``;
@@ -221,7 +235,10 @@ def operator_yield(store: Store, run_id: str) -> pd.DataFrame:
       other seed. Dimensionless, in [−2, 2]: > 0 means the operator's problems lie farther
       from the seeds than the seeds lie from each other; NaN without benchmark problems or
       with fewer than 2 seeds. A cheap, fixed-space complement to the per-generation KL
-      novelty (nats), not the same quantity.
+      novelty (nats), not the same quantity;
+    - ``test_strength`` — mean mutation score (killed / total, in [0, 1]; see
+      :mod:`infosynth_core.strength`) of the operator's benchmark problems that have one;
+      NaN when none has (older runs).
     """
     run = store.get_run(run_id)
     counts = _operator_counts(store, run)
@@ -229,6 +246,7 @@ def operator_yield(store: Store, run_id: str) -> pd.DataFrame:
     ops = [op for op in OPERATORS if op in counts]
     ops += sorted({*counts, *(p.origin.operator for p in bench)} - set(ops))
     distances = _novelty_distances(store, run, bench)
+    scores = [score_of(p) for p in bench]
     rows = []
     for op in [*ops, "all"]:
         c = counts.get(op) if op != "all" else {k: sum(r[k] for r in counts.values()) for k in _NUM}
@@ -238,18 +256,21 @@ def operator_yield(store: Store, run_id: str) -> pd.DataFrame:
         delta = np.nan
         if distances is not None and mine:
             delta = float(distances[0][mine].mean() - distances[1])
+        scored = [scores[i] for i in mine if scores[i] is not None]
         rows.append(
             {
                 "operator": op,
                 "proposed": int(c["proposed"]),
                 "kept": int(c["kept"]),
                 "verified": int(c["passed"]),
+                "degenerate": int(c["degenerate"]),
                 "verified_pct": 100.0 * c["passed"] / c["kept"] if c["kept"] else np.nan,
                 "tokens": tokens,
                 "tokens_per_verified": tokens / c["passed"] if c["passed"] else np.nan,
                 "cost_usd": float(c["cost_usd"]),
                 "benchmark": len(mine),
                 "delta_novelty": delta,
+                "test_strength": float(np.mean(scored)) if scored else np.nan,
             }
         )
     return pd.DataFrame(rows, columns=list(YIELD_COLUMNS))

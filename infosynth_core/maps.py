@@ -42,6 +42,7 @@ from .embed import DEFAULT_MODEL, Embedder, text_hash
 from .errors import ConfigError
 from .projection import MapLayout
 from .store import Store, StoredProblem
+from .strength import stored_mutation_score
 
 __all__ = ["MAP_COLUMNS", "SEED_MAP_COLUMNS", "MAX_CACHED", "run_map", "seed_map", "clear_cache"]
 
@@ -59,6 +60,9 @@ MAP_COLUMNS = (
     "review",
     "colony",
     "statement",
+    "test_strength",
+    "mutants_killed",
+    "mutants_total",
 )
 SEED_MAP_COLUMNS = ("x", "y", "id", "topic", "difficulty", "statement")
 MAX_CACHED = 8
@@ -265,6 +269,8 @@ def run_map(
         key, sp = rows[i]
         p, is_seed = sp.problem, i < len(seeds)
         x, y = coords[key]
+        ms = None if is_seed else stored_mutation_score(p)
+        scored = ms is not None and ms["score"] is not None
         out.append(
             (
                 key,
@@ -280,10 +286,14 @@ def run_map(
                 p.review,
                 None if is_seed else p.origin.colony,
                 _short(p.problem),
+                ms["score"] if scored else math.nan,
+                ms["killed"] if scored else None,
+                ms["total"] if scored else None,
             )
         )
     df = pd.DataFrame(out, columns=list(MAP_COLUMNS))
-    for col in ("pk", "colony", "generation"):
+    df["test_strength"] = df["test_strength"].astype("float64")
+    for col in ("pk", "colony", "generation", "mutants_killed", "mutants_total"):
         df[col] = df[col].astype("Int64")
     df.attrs.update(
         total=len(rows),

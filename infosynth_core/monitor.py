@@ -149,6 +149,7 @@ def generation_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
                 "unparsable": int(
                     totals.get("unparsable", 0) + sum(g.get("unparsable_answers", {}).values())
                 ),
+                "degenerate": int(totals.get("degenerate", 0)),
                 "duplicates": int(totals.get("duplicates", 0) + g.get("merge_duplicates", 0)),
                 "api errors": int(sum(g.get("api_errors", {}).values())),
                 "benchmark": g.get("verified_total"),

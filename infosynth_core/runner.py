@@ -198,13 +198,12 @@ def spawn(db_path: str | Path, run_id: str, *, keys: Mapping[str, str] | None = 
 
 
 def benchmark_problems(store: Store, run_id: str) -> list:
-    """The run's benchmark: verified problems that are not cross-colony duplicates, as
+    """The run's benchmark: verified problems that are neither cross-colony duplicates nor
+    degenerate (:func:`~infosynth_core.evolve_records.is_benchmark_item`), as
     :class:`~infosynth_core.store.StoredProblem` in generation order."""
-    return [
-        sp
-        for sp in store.problems(run_id=run_id)
-        if sp.problem.status == "passed" and "duplicate_of" not in sp.problem.metadata
-    ]
+    from .evolve_records import is_benchmark_item
+
+    return [sp for sp in store.problems(run_id=run_id) if is_benchmark_item(sp.problem)]
 
 
 # ============================================================================ execution
