@@ -27,20 +27,12 @@ from hostile import (
     build_hostile_store,
 )
 from streamlit.testing.v1 import AppTest
+from test_app_pages import PAGES
 from test_explore import copy_store
 
 from infosynth_core import Store
 from infosynth_core.textsafe import escape_hover, escape_markdown
 
-PAGES = [
-    "pages/runs.py",
-    "pages/seeds.py",
-    "pages/synthesize.py",
-    "pages/explore.py",
-    "pages/review.py",
-    "pages/compare.py",
-    "pages/evaluate.py",
-]
 MARKDOWN_ELEMENTS = {"markdown", "caption", "info", "warning", "error", "success", "title"}
 MARKDOWN_ELEMENTS |= {"header", "subheader", "toast"}
 # Stored payloads as Plotly would interpret them (our own hovertemplates use <b>…</b>)
