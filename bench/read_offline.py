@@ -7,7 +7,10 @@ change the problems). Above the problems: how many of each operator were verifie
 median statement length, next to the seeds' median.
 
     python bench/read_offline.py                      # prints markdown
-    python bench/read_offline.py --out bench/results/read_offline.md
+    python bench/read_offline.py --out bench/results/read_offline.md --readme README.md
+
+With ``--readme`` the problems also replace the README's appendix (between the
+``<!-- read_offline:start -->`` and ``<!-- read_offline:end -->`` markers).
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20, help="problems to show")
     ap.add_argument("--seed", type=int, default=0, help="which problems are drawn")
     ap.add_argument("--out", type=Path, help="also write the markdown here")
+    ap.add_argument("--readme", type=Path, help="also replace this README's appendix")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "read.db")
@@ -118,6 +122,22 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
+    if args.readme:
+        write_appendix(args.readme, text)
+
+
+START, END = "<!-- read_offline:start -->", "<!-- read_offline:end -->"
+
+
+def write_appendix(readme: Path, text: str) -> None:
+    """The report without its title, problem headings one level down, between the markers."""
+    body = [("#" + line if line.startswith("## ") else line) for line in text.splitlines()[1:]]
+    old = readme.read_text(encoding="utf-8")
+    if START not in old or END not in old:
+        raise SystemExit(f"{readme} has no {START} ... {END} markers for the appendix")
+    head, rest = old.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(head + START + "\n" + "\n".join(body).strip() + "\n" + END + tail)
 
 
 if __name__ == "__main__":

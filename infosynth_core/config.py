@@ -198,15 +198,28 @@ class SandboxConfig(_Strict):
 
 class MetricsConfig(_Strict):
     """Per-generation novelty (KL, nats) and diversity (entropy, nats) in a joint UMAP of
-    sentence embeddings. ``runs`` UMAP fits per generation (the paper averages >= 10; the
-    default 3 keeps each generation's measurement to seconds), ``dim`` the projection's
-    dimension, ``k`` the k-NN order."""
+    sentence embeddings, raw and calibrated against held-out seeds at a common N (see
+    :mod:`infosynth_core.calibrated`). ``runs`` UMAP fits per generation (the paper averages
+    10), ``draws`` subsample draws per fit, ``dim`` the projection's dimension, ``k`` the k-NN
+    order; at most ``max_n`` problems per set enter a fit (bounded cost), and below ``min_n``
+    the calibrated values read "too few"."""
 
     enabled: bool = True
     embedding_model: str = "default"
     dim: int = Field(default=10, ge=2, le=64)
     k: int = Field(default=4, ge=1, le=50)
-    runs: int = Field(default=3, ge=1, le=100)
+    runs: int = Field(default=10, ge=1, le=100)
+    draws: int = Field(default=10, ge=1, le=1000)
+    max_n: int = Field(default=500, ge=10, le=100_000)
+    min_n: int = Field(default=30, ge=3, le=100_000)
+
+    @model_validator(mode="after")
+    def _min_n_above_k(self) -> MetricsConfig:
+        if self.min_n <= self.k + 1:
+            raise ValueError(
+                f"metrics.min_n ({self.min_n}) must exceed metrics.k + 1 ({self.k + 1})"
+            )
+        return self
 
 
 class RunConfig(_Strict):
@@ -231,7 +244,7 @@ class RunConfig(_Strict):
     generations: int = Field(default=3, ge=1, le=10_000)
     colonies: int = Field(default=3, ge=1, le=1000)
     seeds_per_colony: int = Field(default=10, ge=1, le=100_000)
-    steps_per_generation: int = Field(default=4, ge=1, le=10_000)
+    steps_per_generation: int = Field(default=10, ge=1, le=10_000)
     mutation_ratio: float = Field(default=0.5, ge=0, le=1)
     crossover_batch: int = Field(default=3, ge=2, le=50)
     crossover_count: int = Field(default=3, ge=1, le=50)

@@ -55,6 +55,7 @@ __all__ = [
     "export_folder",
     "export_target",
     "accepted_jsonl",
+    "accepted_count",
     "sandbox_for_run",
 ]
 
@@ -491,27 +492,51 @@ def default_export_path(store: Store, run_id: str, format: str) -> Path:
     return export_target(store, default_export_name(run_id, format), format)
 
 
-def _accepted(store: Store, run_id: str) -> list[Problem]:
+def _accepted(
+    store: Store, run_id: str, min_mutation_score: float | None = None, where: str = ""
+) -> list[Problem]:
+    minimum = check_min_score(min_mutation_score, where or "the accepted-problems filter")
     store.get_run(run_id)
-    return [sp.problem for sp in store.problems(run_id=run_id) if sp.problem.review == "accepted"]
+    out = [sp.problem for sp in store.problems(run_id=run_id) if sp.problem.review == "accepted"]
+    if minimum is not None:
+        out = [p for p in out if (s := score_of(p)) is not None and s >= minimum]
+    return out
 
 
-def accepted_jsonl(store: Store, run_id: str) -> bytes:
-    """The run's accepted problems as canonical JSONL bytes (for a download)."""
-    return "".join(
-        json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in _accepted(store, run_id)
-    ).encode("utf-8")
+def accepted_count(store: Store, run_id: str, *, min_mutation_score: float | None = None) -> int:
+    """How many of the run's accepted problems an export with this filter would hold
+    (``min_mutation_score``: a fraction in [0, 1]; unscored problems do not count)."""
+    return len(_accepted(store, run_id, min_mutation_score, "accepted_count"))
+
+
+def accepted_jsonl(
+    store: Store, run_id: str, *, min_mutation_score: float | None = None
+) -> bytes:
+    """The run's accepted problems (those whose tests reject at least ``min_mutation_score``
+    of the mutants, when given) as canonical JSONL bytes (for a download)."""
+    chosen = _accepted(store, run_id, min_mutation_score, "accepted_jsonl")
+    return "".join(json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in chosen).encode(
+        "utf-8"
+    )
 
 
 def export_accepted(
-    store: Store, run_id: str, format: str, out: str | Path, *, overwrite: bool = False
+    store: Store,
+    run_id: str,
+    format: str,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    min_mutation_score: float | None = None,
 ) -> ExportResult:
-    """Export the run's accepted problems (``export_from_store(..., review="accepted")``).
+    """Export the run's accepted problems (``export_from_store(..., review="accepted")``),
+    only those whose tests reject at least ``min_mutation_score`` of the mutants (a fraction
+    in [0, 1]; 0.8 = 80%) when it is given; the filter is recorded in the manifest.
 
-    Raises ExportError when the run has no accepted problem, when ``out`` exists and
+    Raises ExportError when no accepted problem passes the filter, when ``out`` exists and
     ``overwrite`` is False, or when ``out`` is refused (the store, a folder holding it, or
     anything but a previous InfoSynth export: see :mod:`infosynth_core.export`);
-    ConfigError for an unknown format; NotFoundError for a bad run.
+    ConfigError for an unknown format or a bad threshold; NotFoundError for a bad run.
     """
     _check_format(format)
     if not _accepted(store, run_id):
@@ -519,8 +544,22 @@ def export_accepted(
             f"Run '{run_id}' has no accepted problems to export; accept some first "
             "(Review page, or set_review) and export again."
         )
+    if min_mutation_score is not None and not _accepted(
+        store, run_id, min_mutation_score, "export_accepted"
+    ):
+        raise ExportError(
+            f"None of run '{run_id}'s accepted problems has tests that reject at least "
+            f"{min_mutation_score:.0%} of the mutants (min_mutation_score={min_mutation_score!r}); "
+            "lower the threshold or accept problems with stronger tests."
+        )
     return export_from_store(
-        store, run_id, format=format, out=out, review="accepted", overwrite=overwrite
+        store,
+        run_id,
+        format=format,
+        out=out,
+        review="accepted",
+        min_mutation_score=min_mutation_score,
+        overwrite=overwrite,
     )
 
 

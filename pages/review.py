@@ -11,6 +11,7 @@ from infosynth_core import EXPORT_FORMATS, REVIEWS, STATUSES, InfoSynthError, fi
 from infosynth_core.explore import run_map
 from infosynth_core.review import (
     REVIEW_DECISIONS,
+    accepted_count,
     accepted_jsonl,
     default_export_name,
     edit_problem,
@@ -403,7 +404,28 @@ def draw_export(store, run_id: str, summary: dict) -> None:
             f"{summary['accepted_not_passed']} accepted problem(s) did not pass verification; "
             "they are exported as they are (see their `status`)."
         )
-    fmt = st.selectbox("Format", EXPORT_FORMATS, key="review_export_format")
+    c1, c2 = st.columns(2)
+    fmt = c1.selectbox("Format", EXPORT_FORMATS, key="review_export_format")
+    percent = c2.slider(
+        "Only tests that reject at least … of mutants",
+        0,
+        100,
+        0,
+        5,
+        format="%d%%",
+        key="review_export_min_strength",
+        help="Test strength (mutation score): the share of small changes to the reference "
+        "solution that the tests catch. 0% exports every accepted problem; any higher value "
+        "leaves out problems whose tests are weaker, and unscored ones.",
+    )
+    minimum = percent / 100 if percent else None
+    if minimum is not None:
+        n = accepted_count(store, run_id, min_mutation_score=minimum)
+        left = summary["review"]["accepted"] - n
+        st.caption(
+            f"{n} of {summary['review']['accepted']} accepted problem(s) have tests that reject "
+            f"at least {percent}% of mutants; {left} left out."
+        )
     dest = export_destination(store, run_id, fmt)
     c1, c2 = st.columns(2)
     verb = "Export" if dest is None or not dest[1] else "Replace with"
@@ -411,11 +433,13 @@ def draw_export(store, run_id: str, summary: dict) -> None:
         f"{verb} {n} accepted",
         key="review_export",
         icon=":material/ios_share:",
-        disabled=dest is None,
+        disabled=dest is None or n == 0,
     ):
         out, overwrite = dest
         try:
-            res = export_accepted(store, run_id, fmt, out, overwrite=overwrite)
+            res = export_accepted(
+                store, run_id, fmt, out, overwrite=overwrite, min_mutation_score=minimum
+            )
         except InfoSynthError as exc:
             show_error(exc)
         else:
@@ -428,7 +452,7 @@ def draw_export(store, run_id: str, summary: dict) -> None:
             st.json(res.manifest, expanded=1)
     c2.download_button(
         "Download accepted as JSONL",
-        data=accepted_jsonl(store, run_id),
+        data=accepted_jsonl(store, run_id, min_mutation_score=minimum),
         file_name=f"{run_id}-accepted.jsonl",
         mime="application/x-ndjson",
         key="review_download",

@@ -8,6 +8,7 @@ import streamlit as st
 
 from infosynth_core import InfoSynthError
 from infosynth_core import runner as run_ctl
+from infosynth_core.config import RunConfig
 from infosynth_core.monitor import (
     config_from_form,
     format_eta,
@@ -21,6 +22,7 @@ from infosynth_core.textsafe import escape_markdown
 from pages.common import get_settings, get_store, show_error, use_app_navigation
 
 use_app_navigation()
+_DEFAULTS = RunConfig()  # the form starts at the library's defaults
 
 st.title("Synthesize")
 st.caption(
@@ -108,9 +110,9 @@ with st.expander("New run", expanded=not store.list_runs()):
     )
     form["random_state"] = c3.number_input("Random state", 0, 2**31 - 1, 0, key="syn_random_state")
     c1, c2, c3, c4 = st.columns(4)
-    form["generations"] = c1.number_input("Generations", 1, 1000, 3, key="syn_generations")
+    form["generations"] = c1.number_input("Generations", 1, 1000, _DEFAULTS.generations, key="syn_generations")
     form["n_problems"] = c2.number_input("…or stop at N verified", 1, 10**6, 1000, key="syn_n")
-    form["colonies"] = c3.number_input("Colonies (N_c)", 1, 1000, 3, key="syn_colonies")
+    form["colonies"] = c3.number_input("Colonies (N_c)", 1, 1000, _DEFAULTS.colonies, key="syn_colonies")
     form["seeds_per_colony"] = c4.number_input("Seeds per colony (B_s)", 1, 10**5, 10, key="syn_bs")
     c1, c2, c3, c4 = st.columns(4)
     form["mutation_ratio"] = c1.slider(
@@ -123,7 +125,7 @@ with st.expander("New run", expanded=not store.list_runs()):
         help="Probability that a step is a mutation; otherwise it is a crossover.",
     )
     form["steps_per_generation"] = c2.number_input(
-        "Steps per colony and generation", 1, 10**4, 4, key="syn_steps"
+        "Steps per colony and generation", 1, 10**4, _DEFAULTS.steps_per_generation, key="syn_steps"
     )
     form["crossover_batch"] = c3.number_input("Crossover batch (B_c)", 2, 50, 3, key="syn_bc")
     form["crossover_count"] = c4.number_input("Crossovers per step (C)", 1, 50, 3, key="syn_c")
@@ -141,7 +143,13 @@ with st.expander("New run", expanded=not store.list_runs()):
         "Sandbox timeout (s)", 1.0, 600.0, 10.0, key="syn_timeout"
     )
     form["metrics.runs"] = c2.number_input(
-        "UMAP fits per generation", 1, 100, 3, key="syn_umap_runs"
+        "UMAP fits per generation",
+        1,
+        100,
+        _DEFAULTS.metrics.runs,
+        key="syn_umap_runs",
+        help="Each value and its interval come from this many joint UMAP fits (× "
+        f"{_DEFAULTS.metrics.draws} subsample draws each); one fit gives no interval.",
     )
     form["metrics.enabled"] = c3.toggle(
         "Novelty and diversity per generation", True, key="syn_metrics"

@@ -270,6 +270,36 @@ def test_export_writes_the_accepted_problems(run):
     )
 
 
+def test_export_with_a_test_strength_threshold_leaves_weak_tests_out(run):
+    from infosynth_core.strength import score_of
+
+    db, run_id = run
+    problems = _problems(db, run_id)
+    at = _open()
+    _select_rows(at, list(range(len(problems))))
+    at.run()
+    at.button(key="review_bulk_accepted").click().run()
+    _ok(at)
+    scores = [score_of(sp.problem) for sp in problems]
+    cut = sorted(s for s in scores if s is not None)[len(problems) // 2]
+    percent = int(cut * 100) // 5 * 5  # the slider moves in steps of 5%
+    assert percent > 0, "the fixture run needs tests that reject some mutants"
+    strong = [
+        sp.problem.id for sp, s in zip(problems, scores) if s is not None and s >= percent / 100
+    ]
+    assert 0 < len(strong) < len(problems)
+    at.slider(key="review_export_min_strength").set_value(percent).run()
+    _ok(at)
+    left = len(problems) - len(strong)
+    assert f"{len(strong)} of {len(problems)} accepted problem(s)" in _texts(at.caption)
+    assert f"{left} left out" in _texts(at.caption)
+    assert at.button(key="review_export").label == f"Export {len(strong)} accepted"
+    at.button(key="review_export").click().run()
+    _ok(at)
+    out = db.parent / "exports" / f"{run_id}-accepted.jsonl"
+    assert [p.id for p in load_problems(out).problems] == strong
+
+
 def test_export_refuses_bad_names_and_never_touches_the_store(run):
     db, run_id = run
     at = _open()

@@ -243,8 +243,11 @@ def test_crossover_of_compatible_seeds_verifies(engine, sandbox, seeds):
         assert cand.operator == "crossover" and len(cand.parents) == 2
         parents = [next(p for p in batch if p.id == pid) for pid in cand.parents]
         _check_candidate(cand, parents)
-        for parent in parents:  # each part described by its own setting, never quoted
-            assert parent.metadata["setting"] in cand.problem
+        # one story (the first parent's setting), never two glued together, never a quote
+        settings = [p.metadata["setting"] for p in parents]
+        assert settings[0] in cand.problem
+        assert settings[1] == settings[0] or settings[1] not in cand.problem
+        assert len(cand.problem) <= 850
     passed = sum(r is not None and r.status == "passed" for *_, r in results)
     assert passed / len(results) >= 0.8, [(c.entry_point, d.note) for _, c, d, _ in results]
 

@@ -12,6 +12,7 @@ from infosynth_core import ConfigError, ExportError, NotFoundError, Store, load_
 from infosynth_core.config import load_run_config
 from infosynth_core.review import (
     FRAME_COLUMNS,
+    accepted_count,
     accepted_jsonl,
     default_export_path,
     edit_problem,
@@ -277,6 +278,38 @@ def test_export_accepted_round_trips_through_load_problems(run, tmp_path):
     assert load_problems(data, filename="accepted.jsonl").problems == expected
     with pytest.raises(ConfigError, match="'format'"):
         export_accepted(store, run_id, "csv", tmp_path / "x.csv")
+
+
+def test_export_accepted_with_a_test_strength_threshold_keeps_only_strong_tests(run, tmp_path):
+    from infosynth_core.strength import score_of
+
+    store, run_id = run
+    pks = review_frame(store, run_id)["pk"].tolist()
+    set_review(store, pks, "accepted")
+    scores = {pk: score_of(store.get_problem(pk).problem) for pk in pks}
+    scored = sorted(s for s in scores.values() if s is not None)
+    assert len(set(scored)) >= 2, "the fixture run needs problems of different test strength"
+    cut = scored[len(scored) // 2]
+    strong = {pk for pk, s in scores.items() if s is not None and s >= cut}
+    assert 0 < len(strong) < len(pks)
+    assert accepted_count(store, run_id) == len(pks)
+    assert accepted_count(store, run_id, min_mutation_score=cut) == len(strong)
+    res = export_accepted(store, run_id, "jsonl", tmp_path / "strong.jsonl", min_mutation_score=cut)
+    assert res.manifest["n_problems"] == len(strong)
+    assert res.manifest["source"]["min_mutation_score"] == cut
+    exported = {p.id for p in load_problems(res.data_path).problems}
+    assert exported == {store.get_problem(pk).problem.id for pk in strong}
+    data = accepted_jsonl(store, run_id, min_mutation_score=cut)
+    assert len(load_problems(data, filename="a.jsonl").problems) == len(strong)
+    # a threshold above every score: a clear error and nothing written
+    set_review(store, [pk for pk in pks if scores[pk] == 1.0], "rejected")
+    with pytest.raises(ExportError, match="reject at least 100%"):
+        export_accepted(store, run_id, "jsonl", tmp_path / "none.jsonl", min_mutation_score=1.0)
+    assert not (tmp_path / "none.jsonl").exists()
+    for bad in (1.5, -0.1, "0.8", True):
+        with pytest.raises(ConfigError, match="min_mutation_score"):
+            export_accepted(store, run_id, "jsonl", tmp_path / "x.jsonl", min_mutation_score=bad)
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_default_export_path_is_beside_the_store(run):

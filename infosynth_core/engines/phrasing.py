@@ -348,7 +348,10 @@ def _apart(b: dict[str, Any], a: dict[str, Any], taken: set[str]) -> dict[str, A
 
 
 def _settings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    return _unique(a["settings"][:1] + b["settings"][:1])
+    """One short story for a combined problem: A's setting, or B's when A has none. Two
+    unrelated stories in one statement read as two problems glued together (and made
+    crossover statements 1.4x the seeds' length); the rules still say what every input is."""
+    return (a["settings"] or b["settings"])[:1]
 
 
 def _unique(items: Sequence[str]) -> list[str]:
@@ -388,6 +391,22 @@ def _ints(values: list[Any]) -> list[int]:
     return [v for v in values if type(v) is int]
 
 
+def _grouped(limits: list[str]) -> list[str]:
+    """``len(a) <= 20; len(b) <= 20`` as ``len(a), len(b) <= 20`` (first place kept)."""
+    out: list[str] = []
+    where: dict[str, int] = {}
+    for c in limits:
+        m = re.fullmatch(r"(len\(\w+\)) <= (.+)", c)
+        if m and m.group(2) in where:
+            i = where[m.group(2)]
+            out[i] = out[i].replace(" <= ", f", {m.group(1)} <= ", 1)
+            continue
+        if m:
+            where[m.group(2)] = len(out)
+        out.append(c)
+    return out
+
+
 def constraints(
     params: Sequence[tuple[str, str]], inputs: Sequence[tuple], promises: Sequence[str]
 ) -> list[str]:
@@ -417,7 +436,7 @@ def constraints(
                     out.append(f"{name} has only lowercase letters")
                 elif chars and chars <= set("0123456789"):
                     out.append(f"{name} has only digits")
-    out = _unique(out + [plain(p) for p in promises])
+    out = _unique(_grouped(out) + [plain(p) for p in promises])
     if len(out) > 4:  # many parameters: their lengths and scalars, not every element range
         out = [c for c in out if "[i] <=" not in c]
     return out
@@ -475,7 +494,7 @@ def render(
     """The statement: setting, what to write (``head`` is ``name(params) -> type``), the rules,
     then a ``Constraints:`` line and an ``Example:`` line."""
     first = " ".join(
-        [*(_sentence(s) for s in desc["settings"][:2]), _core(desc, head, rng)]
+        [*(_sentence(s) for s in desc["settings"][:1]), _core(desc, head, rng)]
         + [_sentence(plain(r)) for r in desc["rules"]]
     )
     lines = [first]
