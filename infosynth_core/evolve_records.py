@@ -164,9 +164,16 @@ def measure_benchmark(
     embed: Callable[[list[str]], np.ndarray],
     metrics: MetricsConfig,
     random_state: int,
+    generation: int | None = None,
 ) -> dict[str, Any]:
     """Novelty (KL, nats) of the verified problems against the seeds and both sets' diversity
-    (entropy at matched N, nats), in a joint UMAP (``projection.measure``); or why not."""
+    (entropy, nats), in ``metrics.runs`` joint UMAP fits; or why not.
+
+    Top-level ``novelty`` / ``diversity`` are the raw values (whole sets; entropies at the
+    smaller set's size ``matched_n``). ``calibrated`` holds, for ``"all"`` verified so far and
+    for ``"generation"`` (this generation's problems, when ``generation`` is given), the values
+    at a common N with their null from held-out seeds and the excess over it
+    (:func:`infosynth_core.calibrated.calibrated_measure`), from the same fits."""
     if not metrics.enabled:
         return {"skipped": "metrics are off in this run's config"}
     need = metrics.k + 2
@@ -175,22 +182,45 @@ def measure_benchmark(
             "skipped": f"needs at least {need} verified problems and seeds "
             f"(k={metrics.k}); have {len(benchmark)} and {len(seeds)}"
         }
-    from .projection import measure
+    from .calibrated import calibrated_measure
 
     ref = embed([p.problem for p in seeds])
     cand = embed([p.problem for p in benchmark])
+    groups = {"all": range(len(benchmark))}
+    if generation is not None:
+        groups["generation"] = [
+            i for i, p in enumerate(benchmark) if p.origin.generation == generation
+        ]
     n_neighbors = min(80, len(ref) + len(cand) - 1)
-    m = measure(
+    found = calibrated_measure(
         ref,
         cand,
+        groups=groups,
         dim=metrics.dim,
         k=metrics.k,
-        runs=metrics.runs,
-        draws=50,
+        fits=metrics.runs,
+        draws=metrics.draws,
+        max_n=metrics.max_n,
+        min_n=metrics.min_n,
         random_state=random_state,
         n_neighbors=n_neighbors,
     )
-    return m.to_dict()
+    raw = found["all"].raw
+    return {
+        "novelty": raw["novelty"],
+        "diversity": {
+            "reference": raw["diversity_reference"],
+            "candidate": raw["diversity_candidate"],
+            "matched_n": raw["matched_n"],
+        },
+        "n_reference": len(ref),
+        "n_candidate": len(cand),
+        "dim": metrics.dim,
+        "k": metrics.k,
+        "umap_runs": metrics.runs,
+        "draws": metrics.draws,
+        "calibrated": {name: c.to_dict() for name, c in found.items()},
+    }
 
 
 def generation_record(
@@ -217,7 +247,7 @@ def generation_record(
         "seconds": seconds,
         "verified_total": len(benchmark),
         "merge_duplicates": merge_duplicates,
-        "metrics": measure_benchmark(seeds, benchmark, embed, metrics, random_state),
+        "metrics": measure_benchmark(seeds, benchmark, embed, metrics, random_state, generation),
         "topic_coverage": {
             "seeds": coverage([p.topics for p in seeds]),
             "generated": coverage([p.topics for p in benchmark]),

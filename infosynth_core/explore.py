@@ -56,7 +56,19 @@ CURVE_COLUMNS = (
     "diversity_seeds_high",
     "matched_n",
     "verified_total",
+    "novelty_excess_mean",
+    "novelty_excess_low",
+    "novelty_excess_high",
+    "diversity_excess_mean",
+    "diversity_excess_low",
+    "diversity_excess_high",
+    "calibrated_n",
+    "fits",
+    "draws",
+    "too_few",
 )
+#: which problems a curve point measures: all verified so far, or this generation's only
+CURVE_SCOPES = ("all", "generation")
 YIELD_COLUMNS = (
     "operator",
     "proposed",
@@ -120,8 +132,20 @@ def _metric_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def generation_curves(store: Store, run_id: str) -> pd.DataFrame:
-    """Novelty and diversity per generation, with their 95% intervals (nats).
+def _num(value: Any) -> float:
+    """A stored number, or NaN for a missing one (no interval with a single fit)."""
+    return float("nan") if value is None else float(value)
+
+
+def generation_curves(store: Store, run_id: str, scope: str = "all") -> pd.DataFrame:
+    """Novelty and diversity per generation, with their intervals (nats).
+
+    Calibrated columns (``novelty_excess_*``, ``diversity_excess_*``: value minus its null
+    from held-out seeds at the common size ``calibrated_n``, interval over ``fits`` ×
+    ``draws``; see :mod:`infosynth_core.calibrated`) are for ``scope`` = ``"all"`` verified
+    so far or ``"generation"`` (that generation's problems only); ``too_few`` says why a
+    generation has no calibrated value (NaN otherwise, and for records made before
+    calibration). The raw columns always describe all verified so far.
 
     One row per generation whose record has metrics (generations still below k + 2 verified
     problems are ``skipped`` by the loop and left out), columns :data:`CURVE_COLUMNS`:
@@ -131,6 +155,11 @@ def generation_curves(store: Store, run_id: str) -> pd.DataFrame:
     ``*_high`` the interval. ``verified_total`` is the benchmark size after the generation.
     An empty frame with these columns when no generation has metrics yet.
     """
+    if scope not in CURVE_SCOPES:
+        raise ConfigError(
+            f"The 'scope' parameter of generation_curves must be one of {list(CURVE_SCOPES)}; "
+            f"got {scope!r}."
+        )
     rows = []
     for r in _metric_rows(store, run_id):
         m = r["metrics"]
@@ -141,9 +170,18 @@ def generation_curves(store: Store, run_id: str) -> pd.DataFrame:
             ("diversity_seeds", m["diversity"]["reference"]),
         ):
             for part in ("mean", "low", "high"):
-                row[f"{name}_{part}"] = float(est[part])
+                row[f"{name}_{part}"] = _num(est[part])
         row["matched_n"] = m["diversity"].get("matched_n")
         row["verified_total"] = r.get("verified_total", 0)
+        cal = (m.get("calibrated") or {}).get(scope)
+        row["fits"] = m.get("umap_runs")
+        row["draws"] = m.get("draws")
+        if cal:
+            row["calibrated_n"] = cal["n"]
+            row["too_few"] = cal.get("too_few")
+            for name in ("novelty_excess", "diversity_excess"):
+                for part in ("mean", "low", "high"):
+                    row[f"{name}_{part}"] = _num((cal.get(name) or {}).get(part))
         rows.append(row)
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
@@ -415,7 +453,7 @@ def compare_runs(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
             ("diversity", m["diversity"]["candidate"] if m else None),
         ):
             for part in ("mean", "low", "high"):
-                row[f"{name}_{part}"] = float(est[part]) if est else np.nan
+                row[f"{name}_{part}"] = _num(est[part]) if est else np.nan
         rows.append(row)
     df = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
     for col in ("metrics_generation", "matched_n"):

@@ -103,10 +103,15 @@ def joint_umap(
     min_dist: float = 0.1,
     metric: str = "cosine",
     random_state: int = 0,
+    shuffle: bool = True,
 ) -> dict[str, np.ndarray]:
     """Fit one UMAP on all ``sets`` together; return each set's projected points (float64).
 
-    ``n_neighbors`` is capped below the total number of points.
+    ``n_neighbors`` is capped below the total number of points. With ``shuffle`` (the
+    default) the stacked rows are put in a random order (from ``random_state``) before the
+    fit and restored after: UMAP's result depends on row order, and a set stacked in a fixed
+    place reads systematically more or less diverse (+0.2 to +1.0 nats of entropy for the set
+    stacked second, measured on two random halves of LeetCode).
     """
     if not sets:
         raise ConfigError("joint_umap needs at least one set of points; got none.")
@@ -119,6 +124,12 @@ def joint_umap(
         )
     names = list(sets)
     stacked = np.vstack([np.asarray(sets[n], dtype=np.float32) for n in names])
+    order = (
+        np.random.default_rng(random_state).permutation(len(stacked))
+        if shuffle
+        else np.arange(len(stacked))
+    )
+    stacked = stacked[order]
     model = _umap(
         len(stacked),
         n_components=n_components,
@@ -129,7 +140,9 @@ def joint_umap(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        emb = model.fit_transform(stacked).astype(np.float64)
+        shuffled = model.fit_transform(stacked).astype(np.float64)
+    emb = np.empty_like(shuffled)
+    emb[order] = shuffled  # back to the stacked order
     out, start = {}, 0
     for n in names:
         size = len(sets[n])

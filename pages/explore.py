@@ -11,6 +11,7 @@ import streamlit as st
 
 from infosynth_core import InfoSynthError
 from infosynth_core.explore import (
+    CURVE_SCOPES,
     generation_curves,
     lineage,
     operator_yield,
@@ -265,10 +266,104 @@ def mean_trace(df: pd.DataFrame, prefix: str, name: str, color: str) -> go.Scatt
     )  # fmt: skip
 
 
+def _fits_caption(curves: pd.DataFrame, n_col: str) -> str:
+    """'F fits × D draws at N = n' for the last generation; 'no interval' with one fit."""
+    last = curves.iloc[-1]
+    fits = int(last["fits"]) if pd.notna(last["fits"]) else 1
+    draws = int(last["draws"]) if pd.notna(last["draws"]) else 1
+    n = int(last[n_col]) if pd.notna(last[n_col]) else 0
+    if fits < 2:
+        return f"one UMAP fit × {draws} draw(s) at N = {n}: no interval (use ≥ 2 fits)"
+    return f"2.5–97.5% range over {fits} UMAP fits × {draws} draws at N = {n}"
+
+
+def _calibrated_figures(curves: pd.DataFrame, left, right) -> None:
+    gens = list(curves["generation"])
+    for col, key, title, prefix, color in (
+        (left, "explore_novelty", "Novelty beyond the seeds (nats)", "novelty_excess", "#4c78a8"),
+        (right, "explore_diversity", "Diversity beyond the seeds (nats)", "diversity_excess",
+         "#f58518"),
+    ):  # fmt: skip
+        fig = go.Figure()
+        if len(gens) > 1 and curves[f"{prefix}_low"].notna().any():
+            fig.add_trace(
+                band_trace(
+                    gens, list(curves[f"{prefix}_low"]), list(curves[f"{prefix}_high"]), prefix,
+                    color,
+                )
+            )  # fmt: skip
+        fig.add_trace(mean_trace(curves, prefix, "excess over held-out seeds", color))
+        fig.add_hline(
+            y=0, line_dash="dash", line_color="#888",
+            annotation_text="= more seeds", annotation_position="bottom right",
+        )  # fmt: skip
+        fig.update_layout(
+            title=title, height=340, xaxis_title="generation", yaxis_title="nats",
+            margin={"t": 40, "b": 0}, xaxis={"dtick": 1}, showlegend=False,
+        )  # fmt: skip
+        col.plotly_chart(fig, key=key)
+
+
+def _raw_figures(curves: pd.DataFrame, left, right) -> None:
+    gens = list(curves["generation"])
+    fig = go.Figure()
+    if len(gens) > 1 and curves["novelty_low"].notna().any():
+        fig.add_trace(
+            band_trace(
+                gens, list(curves["novelty_low"]), list(curves["novelty_high"]), "novelty",
+                "#4c78a8",
+            )
+        )  # fmt: skip
+    fig.add_trace(mean_trace(curves, "novelty", "D(generated‖seeds)", "#4c78a8"))
+    fig.update_layout(
+        title="Raw novelty: KL divergence (nats)", height=340, xaxis_title="generation",
+        yaxis_title="nats", margin={"t": 40, "b": 0}, xaxis={"dtick": 1},
+    )  # fmt: skip
+    left.plotly_chart(fig, key="explore_novelty")
+    fig = go.Figure()
+    for prefix, name, color in (
+        ("diversity_generated", "generated", "#f58518"),
+        ("diversity_seeds", "seeds", "#54a24b"),
+    ):
+        if len(gens) > 1 and curves[f"{prefix}_low"].notna().any():
+            fig.add_trace(
+                band_trace(
+                    gens, list(curves[f"{prefix}_low"]), list(curves[f"{prefix}_high"]), name, color
+                )
+            )
+        fig.add_trace(mean_trace(curves, prefix, name, color))
+    fig.update_layout(
+        title="Raw diversity: entropy at matched N (nats)", height=340,
+        xaxis_title="generation", yaxis_title="nats", margin={"t": 40, "b": 0},
+        xaxis={"dtick": 1},
+    )  # fmt: skip
+    right.plotly_chart(fig, key="explore_diversity")
+
+
 def draw_curves(run_id: str) -> None:
     st.subheader("Novelty and diversity")
+    c1, c2 = st.columns(2)
+    view = c1.radio(
+        "Values",
+        ["calibrated", "raw"],
+        format_func={"calibrated": "Calibrated (excess over held-out seeds)", "raw": "Raw"}.get,
+        horizontal=True,
+        key="explore_curve_view",
+        help="Raw k-NN estimates move with N (about 3 nats per e-fold here), so raw values of "
+        "sets of different sizes cannot be compared. Calibrated values subtract the same "
+        "estimator applied, in the same fit, to as many held-out seeds: 0 means "
+        "indistinguishable from more seeds.",
+    )
+    scope = c2.radio(
+        "Problems",
+        list(CURVE_SCOPES),
+        format_func={"all": "All verified so far", "generation": "This generation's"}.get,
+        horizontal=True,
+        key="explore_curve_scope",
+        disabled=view == "raw",
+    )
     try:
-        curves = generation_curves(store, run_id)
+        curves = generation_curves(store, run_id, scope=scope if view == "calibrated" else "all")
         metrics = store.get_run(run_id).config.get("metrics") or {}
     except InfoSynthError as exc:
         show_error(exc)
@@ -284,46 +379,36 @@ def draw_curves(run_id: str) -> None:
                 icon=":material/info:",
             )
         return
-    gens = list(curves["generation"])
     left, right = st.columns(2)
-    fig = go.Figure()
-    if len(gens) > 1:
-        fig.add_trace(
-            band_trace(
-                gens,
-                list(curves["novelty_low"]),
-                list(curves["novelty_high"]),
-                "novelty",
-                "#4c78a8",
+    if view == "calibrated":
+        measured = curves[curves["novelty_excess_mean"].notna()]
+        few = curves[curves["too_few"].notna()]
+        for _, row in few.iterrows():
+            st.caption(
+                f"Generation {int(row['generation'])}: {escape_markdown(str(row['too_few']))}."
             )
-        )
-    fig.add_trace(mean_trace(curves, "novelty", "D(generated‖seeds)", "#4c78a8"))
-    fig.update_layout(
-        title="Novelty: KL divergence (nats)", height=340, xaxis_title="generation",
-        yaxis_title="nats", margin={"t": 40, "b": 0}, xaxis={"dtick": 1},
-    )  # fmt: skip
-    left.plotly_chart(fig, key="explore_novelty")
-    fig = go.Figure()
-    for prefix, name, color in (
-        ("diversity_generated", "generated", "#f58518"),
-        ("diversity_seeds", "seeds", "#54a24b"),
-    ):
-        if len(gens) > 1:
-            fig.add_trace(
-                band_trace(
-                    gens, list(curves[f"{prefix}_low"]), list(curves[f"{prefix}_high"]), name, color
+        if measured.empty:
+            if few.empty:
+                st.info(
+                    "This run's metrics were recorded before calibration; switch to *Raw*.",
+                    icon=":material/info:",
                 )
-            )
-        fig.add_trace(mean_trace(curves, prefix, name, color))
-    fig.update_layout(
-        title="Diversity: entropy at matched N (nats)", height=340, xaxis_title="generation",
-        yaxis_title="nats", margin={"t": 40, "b": 0}, xaxis={"dtick": 1},
-    )  # fmt: skip
-    right.plotly_chart(fig, key="explore_diversity")
+            return
+        _calibrated_figures(measured, left, right)
+        what = "all problems verified so far" if scope == "all" else "each generation's problems"
+        st.caption(
+            f"Excess over the null, for {what}: the same estimator applied, in the same fit, to "
+            "held-out seeds of the same N (KL divergence against the remaining seeds; "
+            "Kozachenko–Leonenko entropy). 0 = indistinguishable from more seeds; "
+            f"{_fits_caption(measured, 'calibrated_n')}."
+        )
+        return
+    _raw_figures(curves, left, right)
     st.caption(
-        "Means over the generation's UMAP fits with 95% intervals; entropies compare the "
-        f"verified problems and the seeds at the same N (last: {curves['matched_n'].iloc[-1]}). "
-        "Estimates are biased at small N: read the trend and the intervals, not single digits."
+        "Raw values for all problems verified so far; "
+        f"{_fits_caption(curves, 'matched_n')}. Raw estimates drift with N (about 3 nats per "
+        "e-fold here) and are not comparable between sets of different sizes: prefer the "
+        "calibrated view."
     )
 
 

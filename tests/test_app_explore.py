@@ -94,6 +94,27 @@ def test_explore_shows_a_finished_run(with_runs):
     assert not at.exception and len(_charts(at)) == 4
 
 
+def test_explore_curves_are_calibrated_and_say_what_they_measure(with_runs):
+    first, _ = with_runs
+    at = _run("pages/explore.py", {"run": first})
+    assert at.radio(key="explore_curve_view").value == "calibrated"
+    captions = " ".join(c.value for c in at.caption)
+    assert "Excess over the null, for all problems verified so far" in captions
+    assert "over 2 UMAP fits × 2 draws at N =" in captions
+    titles = [c.proto.spec for c in _charts(at)]
+    assert any("Novelty beyond the seeds" in t for t in titles)
+    at.radio(key="explore_curve_scope").set_value("generation").run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = " ".join(c.value for c in at.caption)
+    assert "for each generation's problems" in captions or "too few to measure" in captions
+    at.radio(key="explore_curve_view").set_value("raw").run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Raw values for all problems verified so far" in captions
+    assert "not comparable between sets of different sizes" in captions
+    assert any("Raw novelty" in c.proto.spec for c in _charts(at))
+
+
 def test_explore_opens_a_problem_with_its_lineage(with_runs):
     first, _ = with_runs
     at = _run("pages/explore.py", {"run": first})

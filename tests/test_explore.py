@@ -37,7 +37,7 @@ SMALL = {
     "seeds_per_colony": 6,
     "steps_per_generation": 2,
     "feedback_rounds": 1,
-    "metrics": {"runs": 1},
+    "metrics": {"runs": 2, "draws": 2, "min_n": 6},
 }
 RUNS = (SMALL, {**SMALL, "generations": 1, "k_farthest": False, "name": "no k-farthest"})
 
@@ -176,6 +176,22 @@ def test_generation_curves_match_the_records(runs):
         assert row["novelty_low"] <= row["novelty_mean"] <= row["novelty_high"]
         assert row["diversity_generated_high"] == m["diversity"]["candidate"]["high"]
         assert row["diversity_seeds_low"] == m["diversity"]["reference"]["low"]
+        cal = m["calibrated"]["all"]
+        assert row["calibrated_n"] == cal["n"] == min(rec["verified_total"], 164 // 2)
+        assert row["fits"] == 2 and row["draws"] == 2
+        assert row["novelty_excess_mean"] == cal["novelty_excess"]["mean"]
+        assert row["novelty_excess_low"] <= row["novelty_excess_mean"] <= row["novelty_excess_high"]
+        assert row["diversity_excess_mean"] == pytest.approx(
+            cal["diversity"]["mean"] - cal["diversity_null"]["mean"]
+        )
+    # this generation's problems only: their own common N
+    per_gen = generation_curves(store, run_id, scope="generation")
+    for (_, row), rec in zip(per_gen.iterrows(), records, strict=True):
+        cal = rec["metrics"]["calibrated"]["generation"]
+        assert row["calibrated_n"] == cal["n"] <= row["calibrated_n"]
+        assert (row["too_few"] is None or pd.isna(row["too_few"])) == (cal["too_few"] is None)
+    with pytest.raises(ConfigError, match="scope"):
+        generation_curves(store, run_id, scope="everything")
     fresh = runner.create_run(store, load_run_config(overrides=SMALL))
     empty = generation_curves(store, fresh.id)
     assert empty.empty and list(empty.columns) == list(CURVE_COLUMNS)
