@@ -5,6 +5,7 @@ these public names and draws). Method: InfoSynth, arXiv 2601.00575.
 """
 
 from . import _threadsafe_ast  # noqa: F401  (must come first: see the module)
+from . import numba_cache as _numba_cache  # noqa: F401  (before numba: see the module)
 from ._version import __version__
 from .config import LLMConfig, RunConfig, Settings, load_run_config
 from .errors import (

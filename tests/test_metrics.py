@@ -4,19 +4,25 @@ hand-checkable values and invariances."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from scipy.stats import special_ortho_group
 
+from infosynth_core import metrics
 from infosynth_core.metrics import (
     DuplicatePointsWarning,
     Estimate,
     MetricInputError,
+    NoveltyDiversity,
     differential_entropy,
     entropy_at_n,
     kl_divergence,
     log_unit_ball_volume,
+    novelty_and_diversity,
 )
 
 
@@ -134,3 +140,113 @@ def test_entropy_at_equal_n_by_subsampling():
 def test_estimate_mean_interval_is_a_t_interval():
     est = Estimate.of_mean([1.0, 2.0, 3.0])
     assert est.mean == 2.0 and est.low == pytest.approx(2.0 - 4.302653 / math.sqrt(3), rel=1e-5)
+
+
+@pytest.fixture(params=["ckdtree", "blocked"])
+def engine(request, monkeypatch):
+    """Run a test with each exact neighbour engine, whatever the data size."""
+    if request.param == "blocked":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(metrics, "_BLOCKED_MIN_POINTS", 0)
+        monkeypatch.setattr(metrics, "_BLOCKED_MIN_DIM", 1)
+    else:
+        monkeypatch.setattr(metrics, "_BLOCKED_MIN_POINTS", 10**18)
+    return request.param
+
+
+def _separate(Y, X, k):
+    return (kl_divergence(Y, X, k), differential_entropy(Y, k), differential_entropy(X, k))
+
+
+@pytest.mark.parametrize(
+    "n, m, d, k",
+    [(2_000, 2_500, 10, 4), (700, 300, 3, 1), (300, 1_200, 8, 6), (7, 6, 5, 4), (500, 500, 1, 4)],
+)
+def test_shared_searches_equal_the_separate_estimators(engine, n, m, d, k):
+    rng = np.random.default_rng(n + m + d)
+    Y = rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, d)
+    X = rng.standard_normal((m, d)) + 0.3
+    got = novelty_and_diversity(Y, X, k)
+    assert isinstance(got, NoveltyDiversity) and all(isinstance(v, float) for v in got)
+    kl, h_y, h_x = got
+    assert (kl, h_y, h_x) == pytest.approx(_separate(Y, X, k), abs=1e-9)
+
+
+def test_the_two_engines_agree_to_rounding(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(8)
+    centres = rng.standard_normal((5, 10)) * 4
+    X = centres[rng.integers(0, 5, 3_000)] + rng.standard_normal((3_000, 10))  # clusters
+    Y = rng.standard_normal((1_000, 10))
+    monkeypatch.setattr(metrics, "_BLOCKED_MIN_POINTS", 10**18)
+    tree = novelty_and_diversity(Y, X, k=4)
+    monkeypatch.setattr(metrics, "_BLOCKED_MIN_POINTS", 0)
+    blocked = novelty_and_diversity(Y, X, k=4)
+    assert blocked == pytest.approx(tree, abs=1e-12)
+
+
+def test_shared_estimators_match_closed_forms():
+    rng = np.random.default_rng(9)
+    truth_h = 0.5 * 10 * math.log(2 * math.pi * math.e)  # standard normal, d = 10
+    _, h_y, h_x = novelty_and_diversity(
+        rng.standard_normal((10_000, 10)), rng.standard_normal((10_000, 10)), k=4
+    )
+    assert h_y == pytest.approx(truth_h, rel=0.02) and h_x == pytest.approx(truth_h, rel=0.02)
+    kl, _, _ = novelty_and_diversity(rng.normal(0, 1, (10_000, 1)), rng.normal(1, 1, (10_000, 1)))
+    assert kl == pytest.approx(0.5, rel=0.10)  # (μ1-μ2)²/2
+
+
+def test_shared_duplicates_are_floored_like_the_separate_calls_or_raise(engine):
+    Y = np.array([[0.0], [0.0], [1.0], [3.0], [7.0], [8.5]])
+    X = np.array([[0.0], [2.0], [2.0], [5.0], [9.0]])
+    with pytest.warns(DuplicatePointsWarning) as caught:
+        got = novelty_and_diversity(Y, X, k=1)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "2 zero within-Y" in messages and "2 zero within-X" in messages
+    assert "2 zero Y-to-X" in messages  # both copies of 0 in Y sit on 0 in X
+    with pytest.warns(DuplicatePointsWarning):
+        assert got == pytest.approx(_separate(Y, X, 1), abs=1e-12)
+    with pytest.raises(MetricInputError, match="novelty_and_diversity: 2 point"):
+        novelty_and_diversity(Y, X, k=1, strict=True)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: novelty_and_diversity(np.ones((5, 2)), np.ones((5, 3))), "same dimension"),
+        (
+            lambda: novelty_and_diversity(np.random.rand(10, 2), np.random.rand(4, 2), k=4),
+            r"'k' parameter of novelty_and_diversity must be <= number of points in X - 1 \(3\)",
+        ),
+        (
+            lambda: novelty_and_diversity(np.random.rand(3, 2), np.random.rand(9, 2), k=4),
+            r"number of points in Y - 1 \(2\); got 4",
+        ),
+        (lambda: novelty_and_diversity(np.arange(5.0), np.ones((6, 1))), "'Y' parameter .* 2-D"),
+        (
+            lambda: novelty_and_diversity(np.ones((6, 2)), np.array([[np.inf, 1.0]] * 6)),
+            "'X' parameter of novelty_and_diversity has 6 row",
+        ),
+        (lambda: novelty_and_diversity(np.ones((6, 2)), np.ones((6, 2)), k=True), "positive"),
+    ],
+)
+def test_shared_errors_name_the_parameter_and_value(call, match):
+    with pytest.raises(MetricInputError, match=match):
+        call()
+
+
+def test_blocked_engine_works_where_numba_cannot_cache(tmp_path):
+    pytest.importorskip("numba")
+    code = (
+        "import numpy as np; from infosynth_core import metrics as M; "
+        "rng = np.random.default_rng(0); Y, X = rng.random((300, 6)), rng.random((400, 6)); "
+        "M._BLOCKED_MIN_POINTS = 0; a = M.novelty_and_diversity(Y, X); "
+        "M._BLOCKED_MIN_POINTS = 10**18; b = M.novelty_and_diversity(Y, X); "
+        "assert max(abs(u - v) for u, v in zip(a, b)) < 1e-12, (a, b); print('ok')"
+    )
+    env = dict(os.environ, NUMBA_CACHE_LOCATOR_CLASSES="IPythonCacheLocator")  # finds no place
+    env["NUMBA_CACHE_DIR"] = ""
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
