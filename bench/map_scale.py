@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from infosynth_core import projection  # noqa: E402
 from infosynth_core.config import load_run_config  # noqa: E402
-from infosynth_core.embed import DEFAULT_MODEL, Embedder, text_hash  # noqa: E402
+from infosynth_core.embed import DEFAULT_MODEL, Embedder, cache_key, text_hash  # noqa: E402
 from infosynth_core.explore import run_map  # noqa: E402
 from infosynth_core.problem import Origin, Problem  # noqa: E402
 from infosynth_core.seeds import ensure_bundled_seed_set  # noqa: E402
@@ -120,7 +120,7 @@ def main() -> None:
         probs, cache = synthetic(
             seeds, seed_vecs, 0, N_GENERATED, lambda i: 1 + i // per_gen, rng, seen
         )
-        store.embedding_cache_put(DEFAULT_MODEL, cache)
+        store.embedding_cache_put(cache_key(DEFAULT_MODEL), cache)
         store.add_problems(RUN_ID, probs)
         all_vecs = np.vstack([seed_vecs, np.stack([cache[text_hash(p.problem)] for p in probs])])
 
@@ -143,7 +143,7 @@ def main() -> None:
         case("(b) refresh, nothing new", ALL)
         case("(c) refresh, max_points = 5,000", 5_000)
         new, new_cache = synthetic(seeds, seed_vecs, N_GENERATED, N_NEW, lambda i: 11, rng, seen)
-        store.embedding_cache_put(DEFAULT_MODEL, new_cache)
+        store.embedding_cache_put(cache_key(DEFAULT_MODEL), new_cache)
         store.add_problems(RUN_ID, new)
         case("(d) refresh after 500 new problems (placed)", ALL)
 

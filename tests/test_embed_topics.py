@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infosynth_core.embed import Embedder, EmbeddingError
+from infosynth_core.embed import Embedder, EmbeddingError, text_hash
 from infosynth_core.topics import TopicTagger, coverage, topic_bank, topic_names
 
 
@@ -37,7 +37,9 @@ def test_embed_cache_embeds_each_text_once(embedder):
     again = embedder.encode(texts, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(5, 5)]  # all from the cache, no batch run
     np.testing.assert_array_equal(first[:5], again)
-    assert len(embedder.store.embedding_cache_get(embedder.model, [])) == 0
+    hashes = [text_hash(t) for t in texts]
+    assert len(embedder.store.embedding_cache_get(embedder.cache_key, hashes)) == 5
+    assert embedder.store.embedding_cache_get(embedder.model, hashes) == {}  # the new key only
 
 
 def test_embed_unknown_model_is_a_clear_error(tmp_path):
