@@ -509,9 +509,7 @@ def accepted_count(store: Store, run_id: str, *, min_mutation_score: float | Non
     return len(_accepted(store, run_id, min_mutation_score, "accepted_count"))
 
 
-def accepted_jsonl(
-    store: Store, run_id: str, *, min_mutation_score: float | None = None
-) -> bytes:
+def accepted_jsonl(store: Store, run_id: str, *, min_mutation_score: float | None = None) -> bytes:
     """The run's accepted problems (those whose tests reject at least ``min_mutation_score``
     of the mutants, when given) as canonical JSONL bytes (for a download)."""
     chosen = _accepted(store, run_id, min_mutation_score, "accepted_jsonl")

@@ -110,9 +110,13 @@ with st.expander("New run", expanded=not store.list_runs()):
     )
     form["random_state"] = c3.number_input("Random state", 0, 2**31 - 1, 0, key="syn_random_state")
     c1, c2, c3, c4 = st.columns(4)
-    form["generations"] = c1.number_input("Generations", 1, 1000, _DEFAULTS.generations, key="syn_generations")
+    form["generations"] = c1.number_input(
+        "Generations", 1, 1000, _DEFAULTS.generations, key="syn_generations"
+    )
     form["n_problems"] = c2.number_input("…or stop at N verified", 1, 10**6, 1000, key="syn_n")
-    form["colonies"] = c3.number_input("Colonies (N_c)", 1, 1000, _DEFAULTS.colonies, key="syn_colonies")
+    form["colonies"] = c3.number_input(
+        "Colonies (N_c)", 1, 1000, _DEFAULTS.colonies, key="syn_colonies"
+    )
     form["seeds_per_colony"] = c4.number_input("Seeds per colony (B_s)", 1, 10**5, 10, key="syn_bs")
     c1, c2, c3, c4 = st.columns(4)
     form["mutation_ratio"] = c1.slider(

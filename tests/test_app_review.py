@@ -285,7 +285,9 @@ def test_export_with_a_test_strength_threshold_leaves_weak_tests_out(run):
     percent = int(cut * 100) // 5 * 5  # the slider moves in steps of 5%
     assert percent > 0, "the fixture run needs tests that reject some mutants"
     strong = [
-        sp.problem.id for sp, s in zip(problems, scores) if s is not None and s >= percent / 100
+        sp.problem.id
+        for sp, s in zip(problems, scores, strict=True)
+        if s is not None and s >= percent / 100
     ]
     assert 0 < len(strong) < len(problems)
     at.slider(key="review_export_min_strength").set_value(percent).run()
