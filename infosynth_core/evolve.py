@@ -49,7 +49,8 @@ from .config import RunConfig
 from .degeneracy import find_degeneracies
 from .engines.base import Candidate, Engine, Proposal, Usage
 from .errors import BudgetExceededError, LLMError
-from .evolve_records import GenerationCounts, generation_record, is_benchmark_item
+from .evolve_records import GenerationCounts, generation_record, is_benchmark_item, metrics_inputs
+from .metrics_worker import PENDING, MetricsWorker
 from .problem import Origin, Problem
 from .sandbox import Sandbox
 from .select import k_farthest
@@ -135,6 +136,7 @@ class Evolution:
         from .embed import BatchingEncoder
 
         self._encoder = BatchingEncoder(embedder)
+        self._metrics = MetricsWorker()  # generation metrics, measured off the loop
         self._seeds: list[Problem] = []
         self._problems: dict[str, Problem] = {}
         self._pks: dict[str, int] = {}
@@ -160,6 +162,7 @@ class Evolution:
         if "endpoint" in state:  # a resumed run gives the endpoint a fresh chance
             state["endpoint"]["failed_in_a_row"] = 0
         self._steps_at_start = self._steps_done()
+        self._resubmit_pending_metrics()
         if self.config.k_farthest or self.tagger is not None:
             # One batched pass over the colonies' seeds (cached in the store across runs)
             # instead of many small ones inside the steps.
@@ -218,8 +221,10 @@ class Evolution:
                     self._save()
                     return self.stop_reason
                 self._finish_generation(g)
+            self._write_metrics(await self._metrics.wait_all())
             return "finished"
         finally:
+            self._metrics.close()  # a stopped run's last metrics stay pending until resumed
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._encoder.close()
 
@@ -251,6 +256,7 @@ class Evolution:
             self._state["usage"] = (Usage(**self._state["usage"]) + counts.usage()).to_dict()
             self._state["verified"] = len(self._benchmark)
             self._save()
+            self._write_metrics(self._metrics.ready())
             self._report(g)
 
     @staticmethod
@@ -539,6 +545,40 @@ class Evolution:
             self._benchmark.add(pid)
         return final
 
+    # ------------------------------------------------------------------ metrics
+    def _submit_metrics(self, g: int, benchmark: list[Problem]) -> dict[str, Any]:
+        """Hand generation ``g``'s vectors to the background worker: ``{"pending": ...}``,
+        or ``{"skipped": why}`` when there is nothing to measure."""
+        cfg = self.config
+        found = metrics_inputs(self._seeds, benchmark, self._embed_texts, cfg.metrics, g)
+        if isinstance(found, dict):
+            return found
+        self._metrics.submit(g, *found, cfg.metrics.model_dump(), cfg.random_state)
+        return {"pending": PENDING}
+
+    def _write_metrics(self, measured: dict[int, dict[str, Any]]) -> None:
+        """Put measured metrics into their generations' records."""
+        if not measured:
+            return
+        for rec in self.store.generation_metrics(self.run_id):
+            g = rec["generation"]
+            if g in measured:
+                self.store.record_generation(self.run_id, g, {**rec, "metrics": measured[g]})
+
+    def _resubmit_pending_metrics(self) -> None:
+        """A resumed run measures the generations a stop left ``pending``."""
+        for rec in self.store.generation_metrics(self.run_id):
+            if "pending" in (rec.get("metrics") or {}):
+                g = rec["generation"]
+                benchmark = [
+                    p
+                    for p in self._problems.values()
+                    if self._in_benchmark(p) and p.origin.generation <= g
+                ]
+                measured = self._submit_metrics(g, benchmark)
+                if "pending" not in measured:
+                    self._write_metrics({g: measured})
+
     # ------------------------------------------------------------------ generation end
     def _finish_generation(self, g: int) -> None:
         cfg = self.config
@@ -574,9 +614,7 @@ class Evolution:
             GenerationCounts.from_dict(self._state["counts"]),
             seeds=self._seeds,
             benchmark=benchmark,
-            embed=self._embed_texts,
-            metrics=cfg.metrics,
-            random_state=cfg.random_state,
+            metrics=self._submit_metrics(g, benchmark),
             seconds=time.time() - started,
             merge_duplicates=merged,
         )

@@ -18,7 +18,9 @@ One record per generation, a JSON object::
      "seconds": 41.2,                     # wall-clock of the generation (seconds)
      "verified_total": 37,                # benchmark size after this generation's merge
      "merge_duplicates": 1,               # verified problems dropped by the cross-colony dedup
-     "metrics": {"novelty": {"mean", "low", "high", "n"}, "diversity": {...}, ...} | {"skipped": why},
+     "metrics": {"novelty": {"mean", "low", "high", "n"}, "diversity": {...},
+                 "calibrated": {"all": {...}, "generation": {...}}, ...}
+                | {"skipped": why} | {"pending": why},   # pending: the worker measures it
      "topic_coverage": {"seeds": {topic: share}, "generated": {topic: share}}}
 
 Tokens of a mutation step's single proposal call are split evenly over its three operators
@@ -38,7 +40,16 @@ from .config import MetricsConfig
 from .engines.base import Proposal, Usage
 from .problem import Problem
 
-__all__ = ["OPERATORS", "OUTCOMES", "GenerationCounts", "generation_record", "is_benchmark_item"]
+__all__ = [
+    "OPERATORS",
+    "OUTCOMES",
+    "GenerationCounts",
+    "generation_record",
+    "is_benchmark_item",
+    "measure_benchmark",
+    "measure_vectors",
+    "metrics_inputs",
+]
 
 OPERATORS = ("mutation-easy", "mutation-medium", "mutation-hard", "crossover")
 #: outcomes of a kept candidate; "degenerate" = passed its tests but rejected by
@@ -158,22 +169,16 @@ class GenerationCounts:
         return out
 
 
-def measure_benchmark(
+def metrics_inputs(
     seeds: Sequence[Problem],
     benchmark: Sequence[Problem],
     embed: Callable[[list[str]], np.ndarray],
     metrics: MetricsConfig,
-    random_state: int,
     generation: int | None = None,
-) -> dict[str, Any]:
-    """Novelty (KL, nats) of the verified problems against the seeds and both sets' diversity
-    (entropy, nats), in ``metrics.runs`` joint UMAP fits; or why not.
-
-    Top-level ``novelty`` / ``diversity`` are the raw values (whole sets; entropies at the
-    smaller set's size ``matched_n``). ``calibrated`` holds, for ``"all"`` verified so far and
-    for ``"generation"`` (this generation's problems, when ``generation`` is given), the values
-    at a common N with their null from held-out seeds and the excess over it
-    (:func:`infosynth_core.calibrated.calibrated_measure`), from the same fits."""
+) -> dict[str, Any] | tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
+    """What :func:`measure_vectors` needs — (seed vectors, benchmark vectors, groups) — or
+    ``{"skipped": why}``. Groups: ``"all"`` verified so far and, when ``generation`` is
+    given, ``"generation"`` (that generation's problems)."""
     if not metrics.enabled:
         return {"skipped": "metrics are off in this run's config"}
     need = metrics.k + 2
@@ -182,15 +187,34 @@ def measure_benchmark(
             "skipped": f"needs at least {need} verified problems and seeds "
             f"(k={metrics.k}); have {len(benchmark)} and {len(seeds)}"
         }
-    from .calibrated import calibrated_measure
-
     ref = embed([p.problem for p in seeds])
     cand = embed([p.problem for p in benchmark])
-    groups = {"all": range(len(benchmark))}
+    groups = {"all": list(range(len(benchmark)))}
     if generation is not None:
         groups["generation"] = [
             i for i, p in enumerate(benchmark) if p.origin.generation == generation
         ]
+    return ref, cand, groups
+
+
+def measure_vectors(
+    ref: np.ndarray,
+    cand: np.ndarray,
+    groups: dict[str, list[int]],
+    metrics: MetricsConfig | dict[str, Any],
+    random_state: int,
+) -> dict[str, Any]:
+    """The ``metrics`` part of a generation record from embeddings (a top-level function, so
+    the background metrics process can run it; see :mod:`infosynth_core.metrics_worker`).
+
+    Top-level ``novelty`` / ``diversity`` are the raw values (whole sets; entropies at the
+    smaller set's size ``matched_n``). ``calibrated`` holds, per group, the values at a
+    common N with their null from held-out seeds and the excess over it
+    (:func:`infosynth_core.calibrated.calibrated_measure`), from the same fits."""
+    from .calibrated import calibrated_measure
+
+    if isinstance(metrics, dict):
+        metrics = MetricsConfig(**metrics)
     n_neighbors = min(80, len(ref) + len(cand) - 1)
     found = calibrated_measure(
         ref,
@@ -223,19 +247,36 @@ def measure_benchmark(
     }
 
 
+def measure_benchmark(
+    seeds: Sequence[Problem],
+    benchmark: Sequence[Problem],
+    embed: Callable[[list[str]], np.ndarray],
+    metrics: MetricsConfig,
+    random_state: int,
+    generation: int | None = None,
+) -> dict[str, Any]:
+    """Novelty (KL, nats) of the verified problems against the seeds and both sets' diversity
+    (entropy, nats), in ``metrics.runs`` joint UMAP fits, here and now; or why not
+    (:func:`metrics_inputs` then :func:`measure_vectors`)."""
+    found = metrics_inputs(seeds, benchmark, embed, metrics, generation)
+    if isinstance(found, dict):
+        return found
+    return measure_vectors(*found, metrics, random_state)
+
+
 def generation_record(
     generation: int,
     counts: GenerationCounts,
     *,
     seeds: Sequence[Problem],
     benchmark: Sequence[Problem],
-    embed: Callable[[list[str]], np.ndarray],
-    metrics: MetricsConfig,
-    random_state: int,
+    metrics: dict[str, Any],
     seconds: float,
     merge_duplicates: int,
 ) -> dict[str, Any]:
-    """The generation's record (see the module docstring)."""
+    """The generation's record (see the module docstring); ``metrics`` is its ``metrics``
+    part: measured (:func:`measure_vectors`), ``{"skipped": why}`` or ``{"pending": why}``
+    while the background worker measures it."""
     from .topics import coverage
 
     data = counts.to_dict()
@@ -247,7 +288,7 @@ def generation_record(
         "seconds": seconds,
         "verified_total": len(benchmark),
         "merge_duplicates": merge_duplicates,
-        "metrics": measure_benchmark(seeds, benchmark, embed, metrics, random_state, generation),
+        "metrics": metrics,
         "topic_coverage": {
             "seeds": coverage([p.topics for p in seeds]),
             "generated": coverage([p.topics for p in benchmark]),

@@ -36,6 +36,7 @@ __all__ = [
     "seed_map",
     "clear_cache",
     "generation_curves",
+    "pending_generations",
     "topic_coverage_frame",
     "operator_yield",
     "lineage",
@@ -129,6 +130,18 @@ def _metric_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
         r
         for r in store.generation_metrics(run_id)
         if "novelty" in (r.get("metrics") or {}) and "diversity" in r["metrics"]
+    ]
+
+
+def pending_generations(store: Store, run_id: str) -> list[int]:
+    """Generations whose novelty and diversity are still being measured in the background
+    (see :mod:`infosynth_core.metrics_worker`), or were left pending by a stop and will be
+    measured when the run resumes."""
+    store.get_run(run_id)
+    return [
+        r["generation"]
+        for r in store.generation_metrics(run_id)
+        if "pending" in (r.get("metrics") or {})
     ]
 
 

@@ -313,9 +313,9 @@ def execute(
         model = config.metrics.embedding_model
         embedder = Embedder(DEFAULT_MODEL if model == "default" else model, store=store)
         if config.metrics.enabled:
-            from .projection import warm_up
+            from .metrics_worker import warm
 
-            warm_up()  # UMAP's JIT compile, in the background while the first steps run
+            warm()  # UMAP's JIT compile, in the metrics process while the first steps run
         evo = Evolution(
             store,
             run_id,

@@ -15,6 +15,7 @@ from infosynth_core.explore import (
     generation_curves,
     lineage,
     operator_yield,
+    pending_generations,
     run_map,
     topic_coverage_frame,
 )
@@ -365,9 +366,16 @@ def draw_curves(run_id: str) -> None:
     try:
         curves = generation_curves(store, run_id, scope=scope if view == "calibrated" else "all")
         metrics = store.get_run(run_id).config.get("metrics") or {}
+        pending = pending_generations(store, run_id)
     except InfoSynthError as exc:
         show_error(exc)
         return
+    if pending:
+        gens = ", ".join(str(g) for g in pending)
+        st.caption(
+            f"Generation {gens}: novelty and diversity are being measured in the background "
+            "(a stopped run measures them when it resumes)."
+        )
     if curves.empty:
         if metrics.get("enabled") is False:
             st.info("Metrics are off in this run's config (`[metrics] enabled = false`).")

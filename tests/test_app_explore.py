@@ -157,3 +157,19 @@ def test_explore_refreshes_while_the_run_is_running(with_runs):
     captions = " ".join(c.value for c in at.caption)
     assert "The run is running: this view refreshes every" in captions
     assert len(_charts(at)) == 4
+
+
+def test_explore_says_which_generations_are_still_being_measured(with_runs):
+    first, _ = with_runs
+    store = Store(os.environ["INFOSYNTH_DB"])
+    last = store.generation_metrics(first)[-1]
+    store.record_generation(
+        first, last["generation"], {**last, "metrics": {"pending": "measuring in the background"}}
+    )
+    at = _run("pages/explore.py", {"run": first})
+    captions = " ".join(c.value for c in at.caption)
+    assert (
+        f"Generation {last['generation']}: novelty and diversity are being measured in the "
+        "background" in captions
+    )
+    assert any("Novelty beyond the seeds" in c.proto.spec for c in _charts(at))  # the others

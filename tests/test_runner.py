@@ -162,3 +162,31 @@ def test_control_of_a_finished_run_is_refused(store, action):
     store.update_run(run.id, status="finished")
     with pytest.raises(RunControlError, match="finished"):
         runner.request(store, run.id, action)
+
+
+def test_metrics_left_pending_by_a_stop_are_measured_on_resume(tmp_path):
+    """Generation metrics run in a background process; a run stopped before they were written
+    keeps them ``pending`` and measures them when it resumes."""
+    from infosynth_core.explore import generation_curves, pending_generations
+
+    db = tmp_path / "s.db"
+    store = Store(db)
+    cfg = load_run_config(overrides={**SMALL, "generations": 1, "steps_per_generation": 3})
+    run = runner.create_run(store, cfg)
+    proc = run_cli("run", "--resume", run.id, "--db", db, "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (record,) = store.generation_metrics(run.id)
+    assert "novelty" in record["metrics"] and "pending" not in record["metrics"]
+    measured = generation_curves(store, run.id)
+    # as a stop between the generation's end and its metrics leaves it:
+    store.record_generation(run.id, 1, {**record, "metrics": {"pending": "measuring"}})
+    store.update_run(run.id, status="stopped")
+    assert pending_generations(store, run.id) == [1]
+    assert generation_curves(store, run.id).empty
+    proc = run_cli("run", "--resume", run.id, "--db", db, "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert pending_generations(store, run.id) == []
+    assert store.get_run(run.id).status == "finished"
+    again = generation_curves(store, run.id)
+    # the same vectors, fits and seeds: the same numbers
+    assert again["novelty_mean"].tolist() == measured["novelty_mean"].tolist()
