@@ -1,12 +1,15 @@
 """Compare runs: novelty against diversity with their intervals, pass rates and topic
 coverage side by side, and the runs' settings in one table."""
 
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
 from infosynth_core import InfoSynthError
+from infosynth_core.compare import calibrated_compare, comparability, measure_together
 from infosynth_core.explore import compare_runs, topic_coverage_compare
+from infosynth_core.runner import run_config_of
 from infosynth_core.textsafe import escape_hover, escape_markdown
 from pages.common import runs_or_stop, show_error, use_app_navigation
 
@@ -16,8 +19,10 @@ TOP_TOPICS = 20
 
 st.title("Compare")
 st.caption(
-    "Runs side by side: novelty (KL against the seeds, nats) and diversity (entropy, nats) of "
-    "each run's last measured generation, pass rates, topic coverage and settings."
+    "Runs side by side: calibrated novelty and diversity (excess over held-out seeds, nats) at "
+    "one common N, pass rates, topic coverage and settings. Runs measured against different "
+    "seeds or with different metric settings are not compared until they are measured "
+    "together."
 )
 
 store, runs = runs_or_stop(
@@ -54,49 +59,126 @@ short = {
 }
 palette = px.colors.qualitative.Plotly
 colors = {short[r]: palette[i % len(palette)] for i, r in enumerate(chosen)}
-left, right = st.columns(2)
-with left:
+
+
+def _scatter(frame: pd.DataFrame) -> go.Figure:
+    """Excess novelty against excess diversity (nats), one point per run with its intervals."""
+    fig = go.Figure()
+    for _, row in frame.iterrows():
+        name = short[row["run"]]
+        bars = {}
+        for axis, prefix in (("error_x", "novelty_excess"), ("error_y", "diversity_excess")):
+            if row[f"{prefix}_low"] == row[f"{prefix}_low"]:  # not NaN: an interval exists
+                bars[axis] = {
+                    "type": "data", "symmetric": False,
+                    "array": [row[f"{prefix}_high"] - row[f"{prefix}_mean"]],
+                    "arrayminus": [row[f"{prefix}_mean"] - row[f"{prefix}_low"]],
+                }  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=[row["novelty_excess_mean"]], y=[row["diversity_excess_mean"]],
+                mode="markers+text", name=name, text=[name], cliponaxis=False,
+                textposition="top center", marker={"size": 11, "color": colors[name]}, **bars,
+            )
+        )  # fmt: skip
+    fig.add_hline(y=0, line_dash="dash", line_color="#888")
+    fig.add_vline(x=0, line_dash="dash", line_color="#888")
+    fig.update_layout(
+        height=380, xaxis_title="novelty beyond the seeds (excess, nats)",
+        yaxis_title="diversity beyond the seeds (excess, nats)",
+        margin={"t": 30, "b": 0, "l": 30, "r": 30}, showlegend=False,
+    )  # fmt: skip
+    return fig
+
+
+def _intervals(frame: pd.DataFrame) -> str:
+    fits = sorted({int(v) for v in frame["fits"].dropna()})
+    draws = sorted({int(v) for v in frame["draws"].dropna()})
+    if fits == [1]:
+        return "one UMAP fit each, so no interval"
+    return (
+        f"error bars: 95% intervals over {'/'.join(map(str, fits))} UMAP fits × "
+        f"{'/'.join(map(str, draws))} draws"
+    )
+
+
+def draw_novelty_diversity() -> None:
     st.subheader("Novelty vs diversity")
-    measured = table.dropna(subset=["novelty_mean", "diversity_mean"])
-    if measured.empty:
-        st.info(
-            "None of these runs has novelty and diversity yet: they appear after a generation "
-            "with ≥ k + 2 verified problems (k = 4 by default)."
+    try:
+        comp = comparability(store, chosen)
+        stored = calibrated_compare(store, chosen)
+    except InfoSynthError as exc:
+        show_error(exc)
+        return
+    verified = tuple(int(v) for v in stored["verified"])
+    together_key = (tuple(chosen), verified)
+    together = st.session_state.get("compare_together", {}).get(together_key)
+    if together is not None:
+        shown = together[together["novelty_excess_mean"].notna()]
+        seed_sets = sorted({str(r.config.get("seed_set")) for r in runs if r.id in chosen})
+        if not shown.empty:
+            st.plotly_chart(_scatter(shown), key="compare_scatter")
+        st.caption(
+            "Measured together: each run's verified problems in the same joint UMAP fits, "
+            f"against the seeds of {escape_markdown(', '.join(seed_sets))}, every run at "
+            f"N = {int(shown['n'].iloc[0]) if not shown.empty else '—'}; excess over held-out "
+            f"seeds of the same N (0 = indistinguishable from more seeds); {_intervals(together)}."
+        )
+        for _, row in together[together["too_few"].notna()].iterrows():
+            st.caption(f"{escape_markdown(row['run'])}: {escape_markdown(str(row['too_few']))}.")
+    elif not comp.comparable:
+        st.warning(
+            "**These runs' novelty and diversity cannot be compared as stored:** "
+            + "; ".join(escape_markdown(r) for r in comp.reasons)
+            + ". Measure them together (below) to compare them in one fit, at one N.",
+            icon=":material/block:",
         )
     else:
-        fig = go.Figure()
-        for _, row in measured.iterrows():
-            fig.add_trace(
-                go.Scatter(
-                    x=[row["novelty_mean"]], y=[row["diversity_mean"]], mode="markers+text",
-                    name=short[row["run"]], text=[short[row["run"]]], cliponaxis=False,
-                    textposition="top center",
-                    marker={"size": 11, "color": colors[short[row["run"]]]},
-                    error_x={"type": "data", "symmetric": False,
-                             "array": [row["novelty_high"] - row["novelty_mean"]],
-                             "arrayminus": [row["novelty_mean"] - row["novelty_low"]]},
-                    error_y={"type": "data", "symmetric": False,
-                             "array": [row["diversity_high"] - row["diversity_mean"]],
-                             "arrayminus": [row["diversity_mean"] - row["diversity_low"]]},
-                )
-            )  # fmt: skip
-        fig.update_layout(
-            height=380, xaxis_title="novelty D(generated‖seeds), nats",
-            yaxis_title="diversity H (generated, matched N), nats",
-            margin={"t": 30, "b": 0, "l": 30, "r": 30}, showlegend=False,
-        )  # fmt: skip
-        st.plotly_chart(fig, key="compare_scatter")
-        missing = sorted(set(chosen) - set(measured["run"]))
-        sizes = set(measured["matched_n"].dropna())
-        notes = ["Error bars: 95% intervals over the UMAP fits."]
-        if len(sizes) > 1:
-            notes.append(
-                f"Entropies were measured at different N ({', '.join(map(str, sorted(sizes)))}): "
-                "compare them with care."
+        shown = stored[stored["novelty_excess_mean"].notna()]
+        if shown.empty:
+            st.info(
+                "None of these runs has calibrated novelty and diversity yet: they appear after "
+                "a generation with at least 30 verified problems (`metrics.min_n`).",
+                icon=":material/info:",
             )
-        if missing:
-            notes.append(f"Not measured yet: {escape_markdown(', '.join(missing))}.")
-        st.caption(" ".join(notes))
+        else:
+            st.plotly_chart(_scatter(shown), key="compare_scatter")
+            missing = sorted(set(chosen) - set(shown["run"]))
+            notes = [
+                f"Each run's last measured generation, all verified so far, at a common "
+                f"N = {comp.common_n}: excess over held-out seeds of the same N (0 = "
+                f"indistinguishable from more seeds); {_intervals(shown)}."
+            ]
+            notes += [f"Note: {n}." for n in comp.notes]
+            if missing:
+                notes.append(f"Not measured yet: {escape_markdown(', '.join(missing))}.")
+            st.caption(" ".join(notes))
+    if st.button(
+        "Measure these runs together",
+        key="compare_measure_together",
+        help="One set of joint UMAP fits for all chosen runs, against the union of their seed "
+        "sets, every run at the same N, with the metric settings (embedding model, d, k, fits, "
+        "draws) of the first run chosen. About a minute on 2 cores with 10 fits.",
+    ):
+        bar = st.progress(0.0, text="Embedding and fitting…")
+        try:
+            first = next(r for r in runs if r.id == chosen[0])
+            result = measure_together(
+                store,
+                chosen,
+                metrics=run_config_of(first).metrics,
+                progress=lambda d, t: bar.progress(d / t, text=f"UMAP fit {d} of {t}"),
+            )
+        except InfoSynthError as exc:
+            show_error(exc)
+            return
+        st.session_state.setdefault("compare_together", {})[together_key] = result
+        st.rerun()
+
+
+left, right = st.columns(2)
+with left:
+    draw_novelty_diversity()
 with right:
     st.subheader("Pass rates")
     fig = px.bar(
@@ -139,8 +221,8 @@ st.dataframe(
     table, hide_index=True, key="compare_table",
     column_config={
         "pass_rate": st.column_config.NumberColumn("pass rate", format="percent"),
-        "novelty_mean": st.column_config.NumberColumn("novelty (nats)", format="%.2f"),
-        "diversity_mean": st.column_config.NumberColumn("diversity (nats)", format="%.2f"),
+        "novelty_mean": st.column_config.NumberColumn("raw novelty (nats)", format="%.2f"),
+        "diversity_mean": st.column_config.NumberColumn("raw diversity (nats)", format="%.2f"),
         "cost_usd": st.column_config.NumberColumn("cost (USD)", format="%.4f"),
     },
 )  # fmt: skip

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from test_explore import copy_store, finished_runs
 
 from infosynth_core import Store, runner
+from infosynth_core.compare import calibrated_compare
 from infosynth_core.config import load_run_config
 from infosynth_core.projection import warm_up
 
@@ -144,9 +145,38 @@ def test_compare_two_runs(with_runs):
     table = _frame(at, "pass_rate")
     assert list(table["run"]) == [newest, first]
     assert list(table["k_farthest"]) == [False, True]
-    assert len(_charts(at)) == 3  # novelty vs diversity, pass rates, topic coverage
+    # the two runs' stored values are at different N (different sizes): refused, with why
+    stored = calibrated_compare(Store(os.environ["INFOSYNTH_DB"]), [newest, first])
+    assert stored["n"].nunique() == 2
+    warning = " ".join(w.value for w in at.warning)
+    assert "cannot be compared as stored" in warning and "measured at different N" in warning
+    assert len(_charts(at)) == 2  # pass rates, topic coverage: no novelty/diversity scatter
+    at.button(key="compare_measure_together").click().run(timeout=300)
+    assert not at.exception, [e.message for e in at.exception]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Measured together" in captions and "every run at N = " in captions
+    assert "over 2 UMAP fits × 2 draws" in captions  # the first run's metric settings
+    assert any("novelty beyond the seeds" in c.proto.spec for c in _charts(at))
     at.multiselect(key="compare_runs").unselect(first).run()
     assert "at least two runs" in " ".join(i.value for i in at.info)
+
+
+def test_compare_runs_with_the_same_settings_at_one_n(with_runs):
+    first, newest = with_runs
+    store = Store(os.environ["INFOSYNTH_DB"])
+    n = int(calibrated_compare(store, [first, newest])["n"].min())
+    for run_id in (first, newest):  # as two runs large enough to reach the cap would be
+        last = store.generation_metrics(run_id)[-1]
+        m = last["metrics"]
+        cal = {**m["calibrated"]["all"], "n": n}
+        store.record_generation(
+            run_id, last["generation"], {**last, "metrics": {**m, "calibrated": {"all": cal}}}
+        )
+    at = _run("pages/compare.py")
+    assert not at.warning
+    captions = " ".join(c.value for c in at.caption)
+    assert f"at a common N = {n}: excess over held-out seeds" in captions
+    assert len(_charts(at)) == 3  # novelty vs diversity, pass rates, topic coverage
 
 
 def test_explore_refreshes_while_the_run_is_running(with_runs):
