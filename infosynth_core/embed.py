@@ -544,20 +544,24 @@ class Embedder:
         return np.stack([vectors[h] for h in hashes]).astype(np.float32, copy=False)
 
 
-def embedding_info(embedder: Embedder, texts: Sequence[str] | None = None) -> dict:
+def embedding_info(
+    embedder: Embedder, texts: Sequence[str] | None = None, *, backend: bool = True
+) -> dict:
     """What a manifest says about how ``texts`` were (or will be) embedded.
 
     Returns ``{"model", "cache_key", "backend", "window_tokens", "pooling"}`` and, when
     ``texts`` are given, ``"texts"`` (their number), ``"chunked"`` (how many are longer than
     the window, so embedded as several windows) and ``"max_tokens"`` (the longest, in word
     pieces with special tokens). Counting tokenises the texts only: no forward pass, and the
-    answer is the same whether their vectors come from the cache or not.
+    answer is the same whether their vectors come from the cache or not. ``backend=False``
+    leaves the forward pass unloaded (``"backend"`` is None): for manifests of exports.
     """
-    embedder._forward()
+    if backend:
+        embedder._forward()
     info = {
         "model": embedder.model,
         "cache_key": embedder.cache_key,
-        "backend": embedder.backend_,
+        "backend": embedder.backend_ if backend else None,
         "window_tokens": embedder.window_tokens,
         "pooling": POOLING,
     }

