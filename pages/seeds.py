@@ -78,7 +78,81 @@ except InfoSynthError as exc:
     show_error(exc)
     st.stop()
 
+
 # ---------------------------------------------------------------- saved seed sets
+def draw_topic_check(name: str, problems: list) -> None:
+    """The paper's validation (§3.2) with a random-subset control, on this set's topics."""
+    from infosynth_core.embed import Embedder
+    from infosynth_core.sanity import checkable_topics, topic_check
+
+    st.caption(
+        "The problems of one topic, measured against the rest of the set, should read more "
+        "novel and less diverse than random subsets of the rest of the same size, measured in "
+        "the same joint UMAP fits (the InfoSynth paper's validation, §3.2, with a control). "
+        "A check that fails says the embedding and projection do not separate that topic."
+    )
+    topics = checkable_topics(problems)
+    if not topics:
+        st.info(
+            "No topic of this set has at least 30 problems and twice as many others, so the "
+            "check cannot run here (LeetCode-style sets with topics can).",
+            icon=":material/info:",
+        )
+        return
+    c1, c2 = st.columns([3, 1])
+    topic = c1.selectbox(
+        "Topic", list(topics), key="seeds_check_topic", format_func=lambda t: f"{t} ({topics[t]})"
+    )
+    fits = c2.number_input("UMAP fits", 1, 30, 10, key="seeds_check_fits")
+    key = (name, topic, int(fits))
+    if st.button("Run the check", key="seeds_check_run"):
+        bar = st.progress(0.0, text="Embedding the statements…")
+        try:
+            result = topic_check(
+                problems,
+                topic,
+                embed=Embedder(store=store).encode,
+                fits=int(fits),
+                progress=lambda d, t: bar.progress(d / t, text=f"UMAP fit {d} of {t}"),
+            )
+        except InfoSynthError as exc:
+            show_error(exc)
+            return
+        bar.empty()
+        st.session_state.setdefault("seeds_checks", {})[key] = result
+    result = st.session_state.get("seeds_checks", {}).get(key)
+    if result is None:
+        return
+    (st.success if result.passed else st.warning)(escape_markdown(result.verdict))
+
+    def _fmt(est: dict) -> str:
+        if est.get("low") is None:
+            return f"{est['mean']:+.2f}"
+        return f"{est['mean']:+.2f} [{est['low']:+.2f}, {est['high']:+.2f}]"
+
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "measure (nats)": ["novelty vs the rest", "diversity (entropy)"],
+                f"'{result.topic}' subset": [
+                    _fmt(result.novelty), _fmt(result.diversity)
+                ],
+                "random subsets (control)": [
+                    _fmt(result.novelty_control), _fmt(result.diversity_control)
+                ],
+                "excess": [_fmt(result.novelty_excess), _fmt(result.diversity_excess)],
+            }
+        ),
+        hide_index=True,
+        key="seeds_check_table",
+    )  # fmt: skip
+    st.caption(
+        f"N = {result.n} of {result.n_topic} '{escape_markdown(result.topic)}' problems against "
+        f"{result.n_rest} others; {result.fits} UMAP fits × {result.draws} draws; 95% intervals "
+        "in brackets (none with one fit)."
+    )
+
+
 st.subheader("Saved seed sets")
 st.dataframe(seed_sets_frame(saved), hide_index=True, key="seeds_saved_table")
 names = [s.name for s in saved]
@@ -126,6 +200,9 @@ if names:
             st.plotly_chart(fig, key="seeds_map_chart")
         except InfoSynthError as exc:
             show_error(exc)
+
+    with st.expander("Sanity check of the metrics on this set"):
+        draw_topic_check(chosen, problems)
 
     with st.expander("Inspect a problem"):
         by_id = {p.id: p for p in problems}

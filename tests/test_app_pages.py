@@ -164,3 +164,22 @@ def test_seeds_page_map_of_the_set_coloured_by_topic(fresh_store):
     assert len(topics) >= 10  # one trace per topic
     n_points = sum(len(trace["hovertext"]) for trace in spec["data"])  # x, y are binary
     assert n_points == len(load_bundled_seeds().problems)
+
+
+def test_seeds_page_runs_the_metrics_sanity_check_on_a_topic():
+    at = _run("pages/seeds.py")
+    assert at.selectbox(key="seeds_check_topic").options == ["String (32)"]
+    at.number_input(key="seeds_check_fits").set_value(2).run()
+    at.button(key="seeds_check_run").click().run(timeout=300)
+    assert not at.exception, [e.message for e in at.exception]
+    verdict = " ".join(s.value for s in at.success) + " ".join(w.value for w in at.warning)
+    assert "the 32 'String' problems" in verdict
+    table = _frame(at, "measure (nats)")
+    assert list(table.columns) == [
+        "measure (nats)",
+        "'String' subset",
+        "random subsets (control)",
+        "excess",
+    ]
+    captions = " ".join(c.value for c in at.caption)
+    assert "N = 32 of 32 'String' problems against 132 others; 2 UMAP fits × 10 draws" in captions
