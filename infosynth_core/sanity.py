@@ -113,7 +113,11 @@ def topic_check(
     )["all"]
     nov, div = found.novelty_excess, found.diversity_excess
     passed = _above(nov) and _below(div)
-    where = f"the {found.n} '{topic}' problems"
+    where = (
+        f"the {found.n} '{topic}' problems"
+        if found.n == len(subset)
+        else f"{found.n} of the {len(subset)} '{topic}' problems (random subsets of that size)"
+    )
     sign = f"novelty {nov['mean']:+.2f} nats, diversity {div['mean']:+.2f} nats"
     if passed:
         verdict = (
