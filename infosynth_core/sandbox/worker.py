@@ -42,12 +42,25 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import string  # noqa: F401
 import struct
 import sys
 import time
 import traceback
+import types
 import typing  # noqa: F401
+
+try:  # inside the package (the host imports HEADER and write_frame from here)
+    from . import _remote
+except ImportError:  # run as a program (``python -I``: its folder is not on sys.path)
+    import importlib.util as _util
+
+    _spec = _util.spec_from_file_location(
+        "_infosynth_remote", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_remote.py")
+    )
+    _remote = _util.module_from_spec(_spec)
+    _spec.loader.exec_module(_remote)
 
 try:  # optional: line coverage of the solution
     import coverage as _coverage
@@ -135,22 +148,46 @@ def _child(job, run_dir, out_w, err_w, res_w, nonce):
 
 
 def _run_tests(job, run_dir, chan, nonce):
+    """The tests' process: forks the solution's process, then runs the tests against a proxy
+    of the solution (see ``_remote.py``). Only this process holds the result channel."""
+
     def report(event, **fields):
         write_frame(chan, {"nonce": nonce, "event": event, **fields})
 
-    sys.path.insert(0, run_dir)
-    cov = _COV if job.get("coverage") else None
-    if cov is not None:
-        cov.start()
-    import importlib
-
+    mine, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # the solution's process: no result channel, nothing of the tests
+        code = 70
+        try:
+            os.close(chan)
+            mine.close()
+            code = _serve_solution(job, run_dir, theirs)
+        except BaseException:  # noqa: BLE001
+            traceback.print_exc()
+        os._exit(code)
+    theirs.close()
+    # Nothing the solution's process writes into the run folder is imported here: the
+    # tests come from the job's text, ``solution`` is the proxy, and the folder is not on
+    # sys.path.
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", run_dir)]
+    ep = _remote.Endpoint(mine, trusted=True)
     try:
-        importlib.import_module("solution")
-    except BaseException as exc:  # noqa: BLE001 - candidate code may raise anything
+        first = ep.recv()
+        if first[0] == "exc" and len(first) == 4:
+            report("import_error", what="solution", error=str(first[3])[:2000])
+            return 0
+        if first[0] != "ok" or len(first) != 3:
+            raise _remote.ProtocolError("no module listing")
+        sys.modules["solution"] = _remote.SolutionProxy(ep, first[1])
+    except BaseException as exc:  # noqa: BLE001 - the solution's process died or lied
         report("import_error", what="solution", error=_describe(exc))
         return 0
     try:
-        tests = importlib.import_module("test_solution")
+        path = os.path.join(run_dir, "test_solution.py")
+        tests = types.ModuleType("test_solution")
+        tests.__file__ = path
+        sys.modules["test_solution"] = tests
+        exec(compile(job["tests"], path, "exec"), tests.__dict__)
     except BaseException as exc:  # noqa: BLE001
         report("import_error", what="tests", error=_describe(exc))
         return 0
@@ -169,19 +206,57 @@ def _run_tests(job, run_dir, chan, nonce):
         else:
             report("test", name=name, outcome="passed")
     lines = None
-    if cov is not None:
-        cov.stop()
+    if job.get("coverage"):
         try:
-            path = os.path.join(run_dir, "solution.py")
-            parser = _PythonParser(filename=path)
-            parser.parse_source()
-            executed = set(cov.get_data().lines(path) or ())
-            statements = parser.statements
-            lines = [len(statements), len(statements - executed)]
-        except Exception:  # noqa: BLE001 - coverage is a note, never a verdict
+            got = ep.request("coverage", None)
+            if type(got) is list and len(got) == 2 and all(type(n) is int for n in got):
+                lines = got
+        except BaseException:  # noqa: BLE001 - coverage is a note, never a verdict
             lines = None
     report("done", coverage_lines=lines)
     return 0
+
+
+def _serve_solution(job, run_dir, sock):
+    """The solution's process: imports the solution and answers the tests' calls."""
+    sys.path.insert(0, run_dir)
+    cov = _COV if job.get("coverage") else None
+    if cov is not None:
+        cov.start()
+    ep = _remote.Endpoint(sock, trusted=False)
+    import importlib
+
+    try:
+        module = importlib.import_module("solution")
+    except BaseException as exc:  # noqa: BLE001 - candidate code may raise anything
+        ep.send(("exc", type(exc).__name__, "Exception", _describe(exc)))
+        return 0
+    ep.coverage_hook = lambda: _coverage_lines(cov, run_dir)
+    ep.send(("ok", _remote.describe_module(module, ep), ()))
+    while True:
+        try:
+            msg = ep.recv()
+        except (_remote.ProtocolError, OSError):
+            return 0  # the tests are done
+        if msg[0] != "req":
+            return 0
+        ep.serve_one(msg)
+
+
+def _coverage_lines(cov, run_dir):
+    """[statements, missing] of solution.py, or None."""
+    if cov is None:
+        return None
+    cov.stop()
+    try:
+        path = os.path.join(run_dir, "solution.py")
+        parser = _PythonParser(filename=path)
+        parser.parse_source()
+        executed = set(cov.get_data().lines(path) or ())
+        statements = parser.statements
+        return [len(statements), len(statements - executed)]
+    except Exception:  # noqa: BLE001 - coverage is a note, never a verdict
+        return None
 
 
 def _describe(exc):
@@ -271,13 +346,16 @@ def run_job(job, sweep, counter):
         os.setpgid(pid, pid)
     except (ProcessLookupError, PermissionError):
         pass
-    deadline = start + float(limits["timeout_s"])
+    cpu_limit = float(limits["timeout_s"])
+    deadline = start + float(limits.get("wall_s") or wall_backstop(cpu_limit))
+    next_cpu_check = start + CPU_CHECK_S
+    cpu_used = 0.0
     streams = {out_r: bytearray(), err_r: bytearray()}
     truncated = {out_r: False, err_r: False}
     res_buf = bytearray()
     pidfd = os.pidfd_open(pid)  # readable when the child exits, even if its pipes live on
     open_fds = {out_r, err_r, res_r}
-    timed_out = False
+    timed_out = None  # "cpu" or "wall" when a deadline killed the run
     exit_status = None
 
     def drain(fds, timeout):
@@ -302,14 +380,18 @@ def run_job(job, sweep, counter):
         return ready
 
     while exit_status is None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
+        now = time.monotonic()
+        if now >= next_cpu_check:
+            cpu_used = max(cpu_used, _tree_cpu(pid))
+            next_cpu_check = now + CPU_CHECK_S
+        if cpu_used > cpu_limit or now >= deadline:
+            timed_out = "cpu" if cpu_used > cpu_limit else "wall"
             _kill_group(pid)
             _, exit_status = os.waitpid(pid, 0)
             break
-        ready = drain(open_fds | {pidfd}, min(left, 0.5))
+        ready = drain(open_fds | {pidfd}, max(0.0, min(deadline - now, CPU_CHECK_S)))
         if pidfd in ready:
+            cpu_used = max(cpu_used, _tree_cpu(pid))  # before the reap: the tree is there
             _, exit_status = os.waitpid(pid, 0)
     os.close(pidfd)
     # What the child wrote before exiting is still in the pipes; read it without waiting
@@ -333,6 +415,7 @@ def run_job(job, sweep, counter):
         "events": events,
         "bad_frames": bad_frames,
         "timed_out": timed_out,
+        "cpu_s": round(cpu_used, 3),
         "exit_status": _describe_status(exit_status),
         "duration_s": duration,
         "stdout": bytes(streams[out_r]).decode("utf-8", "replace"),
@@ -341,6 +424,41 @@ def run_job(job, sweep, counter):
         "stderr_truncated": truncated[err_r],
         "leftover_processes": leftovers,
     }
+
+
+CPU_CHECK_S = 0.05  # how often the run's CPU time is read, seconds
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def wall_backstop(cpu_limit):
+    """The wall-clock deadline (seconds) of a run whose CPU-time limit is ``cpu_limit``: code
+    that sleeps or blocks uses no CPU, so it ends here instead."""
+    return 3.0 * cpu_limit + 5.0
+
+
+def _tree_cpu(root):
+    """CPU seconds (user + system) of ``root`` and its live descendants, plus what their
+    reaped children used. Read from /proc; processes that left the tree (daemons) are
+    killed after the run by the sweep."""
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            continue
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children", "rb") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return total / _TICK
 
 
 def _parse_events(data, nonce):
@@ -404,8 +522,21 @@ def _warm_coverage():
     _COV = cov
 
 
+def _undumpable():
+    """PR_SET_DUMPABLE 0 for this process and everything it forks: no process of the same
+    user without CAP_SYS_PTRACE can ptrace it or open its /proc/<pid>/mem or fds, so the
+    solution's process cannot reach into the tests' process or this one."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
 def main():
     sweep = "--sweep" in sys.argv
+    _undumpable()
     try:
         _warm_coverage()
     except Exception:  # noqa: BLE001 - coverage is optional; runs still work without it
