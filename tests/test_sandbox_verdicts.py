@@ -265,3 +265,63 @@ def test_a_result_that_is_not_plain_data_fails_with_a_clear_message(sandbox):
     r = sandbox.run(solution, tests)
     assert r.status == "error" and r.tests == {"test_box": "error"}
     assert "NotPlainData: compared <Box object from the other process" in r.errors["test_box"]
+
+
+def _problem(pid: str, solution: str):
+    from infosynth_core.problem import Origin, Problem
+
+    return Problem(
+        id=pid,
+        problem="Write add(a, b) that returns the sum of two integers.",
+        solution=solution,
+        tests=TESTS,
+        entry_point="add",
+        origin=Origin(operator="seed"),
+        status="passed",
+    )
+
+
+def test_cli_verify_reports_no_attack_as_passed(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    rows = [_problem("honest", HONEST)] + [
+        _problem(f"attack-{i}", textwrap.dedent(code)) for i, code in enumerate(ATTACKS.values())
+    ]
+    path = tmp_path / "attacks.jsonl"
+    path.write_text("".join(p.model_dump_json() + "\n" for p in rows), encoding="utf-8")
+    r = run_cli("verify", path, "--json", "--workers", "2", "--timeout", "10")
+    status = {row["id"]: row["status"] for row in map(json.loads, r.stdout.splitlines())}
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert status.pop("honest") == "passed"
+    assert len(status) == len(ATTACKS) and "passed" not in status.values(), status
+
+
+def test_evaluate_with_an_adversarial_test_taker_scores_no_pass(sandbox):
+    """In ``infosynth evaluate`` the answering model is the adversary: every answer is the
+    always-equal attack, and none counts as a pass."""
+    import asyncio
+
+    from openai_server import FakeOpenAIServer
+
+    from infosynth_core.config import LLMConfig
+    from infosynth_core.engines.llm import LLMEngine
+    from infosynth_core.evaluate import evaluate
+    from infosynth_core.llm.client import LLMClient
+
+    answer = "```python\n" + textwrap.dedent(ATTACKS["always-equal object"]) + "```\n"
+    problems = [_problem(f"p{i}", HONEST) for i in range(3)]
+    with FakeOpenAIServer(lambda body: answer) as server:
+        cfg = LLMConfig(model="taker", base_url=server.base_url, timeout_s=5, max_retries=0)
+
+        async def go():
+            engine = LLMEngine(LLMClient(cfg, api_key="k"), random_state=1)
+            try:
+                return await evaluate(problems, engine, sandbox, samples=2, ks=(1,))
+            finally:
+                await engine.aclose()
+
+        report = asyncio.run(go())
+    assert report.n_answers == 6 and report.counts["pass"] == 0
+    assert report.pass_at[1] == 0
