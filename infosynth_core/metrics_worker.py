@@ -43,6 +43,20 @@ _shared: cf.Executor | None = None
 _shared_lock = threading.Lock()
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In the metrics process: exit as soon as the process that started it is gone (a
+    killed runner or a finished test session must not leave it behind)."""
+    import os
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _shared_pool(replace: bool = False) -> cf.Executor:
     """The process's one metrics process, started on first use and kept for later runs in
     the same process (UMAP compiles its kernels once per process: a long-lived worker pays
@@ -55,7 +69,14 @@ def _shared_pool(replace: bool = False) -> cf.Executor:
         if _shared is None:
             try:
                 ctx = multiprocessing.get_context("spawn")
-                _shared = cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+                import os
+
+                _shared = cf.ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=ctx,
+                    initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
+                )
             except (OSError, ValueError, NotImplementedError):  # pragma: no cover
                 _shared = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics")
         return _shared
