@@ -268,15 +268,16 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         isolation=args.isolation,
         coverage=not args.no_coverage,
     )
-    if sandbox.warning:
-        print(f"warning: {sandbox.warning}", file=sys.stderr)
+    for warning in (sandbox.warning, sandbox.caps_warning):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     lock = threading.Lock()
     bar = tqdm(
         total=len(problems),
         unit="problem",
         file=sys.stderr,
         disable=None,
-        desc=f"verify ({sandbox.isolation})",
+        desc=f"verify ({sandbox.isolation}, {sandbox.caps})",
     )
 
     def progress(done: int, total: int, r) -> None:
@@ -291,6 +292,8 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                             "duration_s": round(r.duration_s, 4),
                             "n_asserts": r.n_asserts,
                             "coverage": None if r.coverage is None else round(r.coverage, 4),
+                            "isolation": r.isolation,
+                            "caps": r.caps,
                             "notes": r.notes,
                         }
                     ),
@@ -317,7 +320,7 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     rate = len(results) / elapsed if elapsed > 0 else 0.0
     print(
         f"{len(results)} problems in {elapsed:.1f} s ({rate:.0f}/s): {summary} "
-        f"[isolation: {sandbox.isolation}]",
+        f"[isolation: {sandbox.isolation}; caps: {sandbox.caps}]",
         file=sys.stderr,
     )
     return 0 if counts.get("passed", 0) == len(results) else 3

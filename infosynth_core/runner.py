@@ -305,8 +305,9 @@ def execute(
         limits=Limits(timeout_s=config.sandbox.timeout_s, memory_mb=config.sandbox.memory_mb),
         isolation=config.sandbox.isolation,
     )
-    if sandbox.warning:
-        store.add_event(run_id, "warning", "sandbox", sandbox.warning)
+    for warning in (sandbox.warning, sandbox.caps_warning):
+        if warning:
+            store.add_event(run_id, "warning", "sandbox", warning)
     engine = client = None
     try:
         engine, client = _build_engine(config, store, run_id, sandbox, environ, api_key)

@@ -64,6 +64,16 @@ def sandbox_isolation() -> str:
     return detect_isolation()
 
 
+@st.cache_resource(show_spinner=False)
+def sandbox_caps() -> tuple[str, str | None]:
+    """The kernel caps on a run's processes and memory here ('cgroup-v2', 'cgroup-v1' or
+    'rlimit') and, for 'rlimit', why."""
+    from infosynth_core.sandbox import caps_problem, detect_caps
+
+    level = detect_caps()
+    return level, (caps_problem() if level == "rlimit" else None)
+
+
 def get_settings() -> Settings:
     """Settings from the environment (INFOSYNTH_DB, INFOSYNTH_MAX_IMPORT_MB, …)."""
     return Settings.from_env()

@@ -5,8 +5,10 @@ import streamlit as st
 
 from infosynth_core import InfoSynthError
 from infosynth_core.sandbox import fallback_warning
+from infosynth_core.textsafe import escape_markdown
 from pages.common import (
     get_store,
+    sandbox_caps,
     sandbox_isolation,
     seed_sets_frame,
     show_error,
@@ -34,6 +36,17 @@ if isolation == "process":
     )
 else:
     st.caption(":material/shield: Sandbox: kernel isolation (bubblewrap) for all generated code.")
+caps, why = sandbox_caps()
+if caps == "rlimit":
+    st.caption(
+        ":material/shield: No kernel cap on a run's processes and memory as a whole "
+        f"({escape_markdown(str(why))}); per-process limits only."
+    )
+else:
+    st.caption(
+        f":material/shield: Each run is capped by the kernel ({caps}): processes and memory "
+        "of the run as a whole."
+    )
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Runs", len(runs))

@@ -183,3 +183,14 @@ def test_seeds_page_runs_the_metrics_sanity_check_on_a_topic():
     ]
     captions = " ".join(c.value for c in at.caption)
     assert "N = 32 of 32 'String' problems against 132 others; 2 UMAP fits × 10 draws" in captions
+
+
+def test_runs_page_says_how_runs_are_capped():
+    from infosynth_core.sandbox import detect_caps
+
+    at = _run()
+    captions = " ".join(c.value for c in at.caption)
+    if detect_caps() == "rlimit":
+        assert "No kernel cap on a run's processes and memory as a whole" in captions
+    else:
+        assert f"Each run is capped by the kernel ({detect_caps()})" in captions

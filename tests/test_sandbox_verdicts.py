@@ -325,3 +325,42 @@ def test_evaluate_with_an_adversarial_test_taker_scores_no_pass(sandbox):
         report = asyncio.run(go())
     assert report.n_answers == 6 and report.counts["pass"] == 0
     assert report.pass_at[1] == 0
+
+
+# --------------------------------------------------------------- deadlines: CPU time, not load
+BUSY = "import time\ndef work(n):\n    total = 0\n    for i in range(n):\n        total += i % 7\n    return total\n"
+BUSY_TESTS = "from solution import work\n\ndef test_work():\n    assert work({n}) == {expected}\n"
+
+
+def _cpu_hogs(n: int):
+    import subprocess
+    import sys
+
+    return [subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"]) for _ in range(n)]
+
+
+def test_a_run_on_a_busy_machine_is_judged_by_its_cpu_time():
+    """Both cores busy with other work: a solution that needs well under its CPU limit passes
+    however long the wall clock says it took."""
+    n = 3_000_000
+    expected = sum(i % 7 for i in range(n))
+    hogs = _cpu_hogs(2)
+    try:
+        with Sandbox(workers=1, coverage=False, limits=Limits(timeout_s=8)) as sb:
+            r = sb.run(BUSY, BUSY_TESTS.format(n=n, expected=expected))
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert r.status == "passed", r.notes
+
+
+def test_cpu_bound_code_ends_at_its_cpu_limit_and_sleeping_code_at_the_backstop(sandbox):
+    spin = "def add(a, b):\n    while True:\n        pass\n"
+    sleep = "import time\ndef add(a, b):\n    time.sleep(600)\n"
+    with Sandbox(workers=1, coverage=False, limits=Limits(timeout_s=1, wall_s=3)) as sb:
+        r_spin, r_sleep = sb.run(spin, TESTS), sb.run(sleep, TESTS)
+    assert r_spin.status == "timeout"
+    assert any("CPU time reached the 1 s limit" in n for n in r_spin.notes), r_spin.notes
+    assert r_sleep.status == "timeout"
+    assert any("3 s wall-clock backstop" in n for n in r_sleep.notes), r_sleep.notes

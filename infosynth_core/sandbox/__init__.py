@@ -1,9 +1,10 @@
 """Isolated execution of untrusted solutions against their tests.
 
-See ``isolation.py`` for the isolation levels, ``worker.py`` for what happens inside, and
+See ``isolation.py`` for the isolation levels, ``caps.py`` for the kernel caps on each worker, ``worker.py`` for what happens inside, and
 ``pool.py`` for the pool and the verdict rules.
 """
 
+from .caps import CAPS_LEVELS, CapsError, caps_problem, detect_caps
 from .isolation import (
     FALLBACK_WARNING,
     ISOLATION_LEVELS,
@@ -26,4 +27,8 @@ __all__ = [
     "FALLBACK_WARNING",
     "fallback_warning",
     "isolation_problem",
+    "CAPS_LEVELS",
+    "CapsError",
+    "caps_problem",
+    "detect_caps",
 ]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from ..apikeys import make_undumpable
 from ..errors import ConfigError
+from .caps import CapsError, CgroupCaps, caps_problem, detect_caps
 from .isolation import (
     BASE_ENV,
     ISOLATION_LEVELS,
@@ -44,7 +45,7 @@ from .worker import HEADER, write_frame
 
 __all__ = ["Sandbox", "Job", "collect_tests"]
 
-GRACE_S = 5.0  # the host's deadline is the run's timeout plus this margin
+GRACE_S = 5.0  # the host's deadline is the run's wall-clock backstop plus this margin
 
 
 @dataclass(frozen=True)
@@ -91,23 +92,26 @@ def collect_tests(tests: str) -> tuple[list[str], int, list[str]]:
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
 
 
-def _new_worker(level: str, limits: Limits) -> _Worker:
-    return _SPAWNER.submit(_Worker, level, limits).result()
+def _new_worker(level: str, limits: Limits, caps: str = "rlimit") -> _Worker:
+    return _SPAWNER.submit(_Worker, level, limits, caps).result()
 
 
 class _Worker:
-    """One sandboxed zygote process and the pipes to it."""
+    """One sandboxed zygote process and the pipes to it (in its own cgroup, see caps.py)."""
 
-    def __init__(self, level: str, limits: Limits):
+    def __init__(self, level: str, limits: Limits, caps: str = "rlimit"):
         self.level = level
+        self.caps = CgroupCaps(limits, caps) if caps != "rlimit" else None
+        self.caps_error: str | None = None
         self.scratch = tempfile.mkdtemp(prefix="infosynth-sandbox-")
         env = dict(BASE_ENV)
         cwd = self.scratch
         if level == "process":
             env.update(HOME=self.scratch, INFOSYNTH_RUN_ROOT=self.scratch, TMPDIR=self.scratch)
         self.log = open(os.path.join(self.scratch, "worker.log"), "wb")  # noqa: SIM115
+        command = worker_command(level, tmpfs_mb=limits.tmpfs_mb)
         self.proc = subprocess.Popen(
-            worker_command(level, tmpfs_mb=limits.tmpfs_mb),
+            self.caps.wrap(command) if self.caps else command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -120,6 +124,8 @@ class _Worker:
         if not ready or not ready.get("ready"):
             self.kill()
             raise RuntimeError(f"the {level} sandbox worker did not start: {self.log_text()}")
+        if self.caps:
+            self.caps.started()
 
     def log_text(self) -> str:
         try:
@@ -150,13 +156,24 @@ class _Worker:
                 header_done = True
         return json.loads(buf[HEADER.size :])
 
-    def run(self, job: dict, timeout: float) -> dict | None:
+    def run(self, job: dict, timeout: float, limits: Limits | None = None) -> dict | None:
         """Send a job; the worker's report, or None if it died or missed the deadline."""
+        self.caps_error = None
+        if self.caps and limits is not None:
+            try:
+                self.caps.apply(limits)  # the job's caps (a no-op when they did not change)
+            except CapsError as exc:
+                self.caps_error = f"the cgroup caps of this run could not be set: {exc}"
         try:
             write_frame(self.proc.stdin.fileno(), job)
         except (BrokenPipeError, OSError):
             return None
         return self._read(timeout)
+
+    def cap_notes(self, limits: Limits, *, idle: bool = True) -> list[str]:
+        """What the cgroup caps did during the last job (call before kill or the next job)."""
+        notes = [self.caps_error] if self.caps_error else []
+        return notes + (self.caps.after_job(limits, idle=idle) if self.caps else [])
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -177,6 +194,11 @@ class _Worker:
                 pass
         self.log.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.caps:
+            try:
+                self.caps.remove()
+            except CapsError as exc:  # pragma: no cover - a process the kernel will not kill
+                warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
 
 
 class Sandbox:
@@ -194,6 +216,10 @@ class Sandbox:
         fallback.
     coverage
         Measure the line coverage of each solution under its tests (coverage.py).
+
+    ``self.caps`` is the level of the kernel caps on each worker as a whole (processes and
+    memory; see ``caps.py``): ``"cgroup-v2"``, ``"cgroup-v1"`` or ``"rlimit"``, and
+    ``self.caps_warning`` explains an rlimit fallback.
     """
 
     def __init__(
@@ -219,6 +245,14 @@ class Sandbox:
         if self.isolation == "process":
             # Test code runs as this user: keep it out of this process's memory and /proc.
             make_undumpable()
+        self.caps = detect_caps()
+        self.caps_warning = (
+            f"No kernel cap on a run's processes and memory as a whole: {caps_problem()}. "
+            "Only per-process limits apply"
+            + (", and RLIMIT_NPROC does not bind for uid 0 (root)." if os.geteuid() == 0 else ".")
+            if self.caps == "rlimit"
+            else None
+        )
         self.coverage = coverage
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
@@ -229,7 +263,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         if not self._started:
             for _ in range(self.n_workers):
-                w = _new_worker(self.isolation, self.limits)
+                w = _new_worker(self.isolation, self.limits, self.caps)
                 self._all.append(w)
                 self._idle.put(w)
             self._started = True
@@ -251,7 +285,7 @@ class Sandbox:
 
     def _replace(self, dead: _Worker) -> _Worker:
         dead.kill()
-        fresh = _new_worker(self.isolation, self.limits)
+        fresh = _new_worker(self.isolation, self.limits, self.caps)
         with self._lock:
             self._all = [w for w in self._all if w is not dead] + [fresh]
         return fresh
@@ -266,7 +300,7 @@ class Sandbox:
     def run_job(self, job: Job) -> RunResult:
         self.start()
         limits = job.limits or self.limits
-        base = RunResult(id=job.id, status="unparsable", isolation=self.isolation)
+        base = RunResult(id=job.id, status="unparsable", isolation=self.isolation, caps=self.caps)
         if self.isolation == "process":
             base.notes.append("process-level isolation only (no kernel sandbox)")
         if not job.solution.strip() or not job.tests.strip():
@@ -299,7 +333,10 @@ class Sandbox:
         }
         worker = self._idle.get()
         try:
-            raw = worker.run(payload, limits.timeout_s + GRACE_S)
+            raw = worker.run(payload, limits.wall_s + GRACE_S, limits)
+            base.notes.extend(worker.cap_notes(limits, idle=raw is not None))
+            if raw is not None and worker.caps and worker.caps.stale:
+                worker = self._replace(worker)  # zombies of its runs hold its PIDs
             if raw is None:
                 died = not worker.alive()
                 worker = self._replace(worker)
@@ -310,7 +347,7 @@ class Sandbox:
                     )
                     return base
                 base.status = "timeout"
-                base.duration_s = limits.timeout_s + GRACE_S
+                base.duration_s = limits.wall_s + GRACE_S
                 base.notes.append(
                     "the sandbox worker stopped answering; it was killed and replaced"
                 )
@@ -399,7 +436,16 @@ def _verdict(r: RunResult, raw: dict, names: list[str], limits: Limits) -> RunRe
         )
     if raw["timed_out"]:
         r.status = "timeout"
-        r.notes.append(f"killed at the {limits.timeout_s:g} s wall-clock deadline")
+        if raw["timed_out"] == "wall":
+            r.notes.append(
+                f"killed at the {limits.wall_s:g} s wall-clock backstop after "
+                f"{raw.get('cpu_s', 0):.1f} s of CPU time (the code slept or blocked)"
+            )
+        else:
+            r.notes.append(
+                f"killed when its CPU time reached the {limits.timeout_s:g} s limit "
+                f"(after {r.duration_s:.1f} s wall clock)"
+            )
         return r
     if status.get("kind") == "signal":
         name = status.get("name")

@@ -29,11 +29,16 @@ class Limits(BaseModel):
     Parameters
     ----------
     timeout_s
-        Wall-clock deadline in seconds, enforced from outside the program (default 10).
+        CPU-time limit of the run in seconds: user + system time of the solution's and the
+        tests' processes together, read by the worker every 50 ms (default 10). A busy
+        machine slows a run down but does not make it time out.
+    wall_s
+        Wall-clock backstop in seconds for code that sleeps or blocks (default
+        3 × ``timeout_s`` + 5).
     memory_mb
         Address-space limit in MiB (default 512).
     cpu_s
-        CPU-time limit in seconds (default: the timeout rounded up, plus 1).
+        Per-process CPU-time rlimit in seconds (default: the timeout rounded up, plus 1).
     file_size_mb
         Largest file the program may write, MiB (default 16).
     max_open_files
@@ -49,6 +54,7 @@ class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    wall_s: float | None = Field(default=None, gt=0, le=4 * 3600)
     memory_mb: int = Field(default=512, ge=64, le=65536)
     cpu_s: int | None = Field(default=None, gt=0)
     file_size_mb: int = Field(default=16, ge=1, le=4096)
@@ -61,6 +67,8 @@ class Limits(BaseModel):
     def _default_cpu(self) -> Limits:
         if self.cpu_s is None:
             object.__setattr__(self, "cpu_s", math.ceil(self.timeout_s) + 1)
+        if self.wall_s is None:
+            object.__setattr__(self, "wall_s", 3.0 * self.timeout_s + 5.0)
         return self
 
 
@@ -83,6 +91,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # test name -> exception text
     isolation: str = ""
+    caps: str = ""  # kernel caps on the run as a whole: cgroup-v2, cgroup-v1 or rlimit
     n_asserts: int = 0
     coverage: float | None = None  # fraction of the solution's statements executed
 
@@ -95,6 +104,7 @@ class RunResult:
             "notes": self.notes,
             "errors": self.errors,
             "isolation": self.isolation,
+            "caps": self.caps,
             "n_asserts": self.n_asserts,
             "coverage": None if self.coverage is None else round(self.coverage, 4),
             "stdout": self.stdout,
@@ -118,6 +128,7 @@ class RunResult:
             duration_s=self.duration_s,
             details={
                 "isolation": self.isolation,
+                "caps": self.caps,
                 "notes": self.notes,
                 "errors": self.errors,
                 "n_asserts": self.n_asserts,
