@@ -364,3 +364,17 @@ def test_cpu_bound_code_ends_at_its_cpu_limit_and_sleeping_code_at_the_backstop(
     assert any("CPU time reached the 1 s limit" in n for n in r_spin.notes), r_spin.notes
     assert r_sleep.status == "timeout"
     assert any("3 s wall-clock backstop" in n for n in r_sleep.notes), r_sleep.notes
+
+
+def test_coverage_never_changes_a_verdict():
+    """Line tracing slows hot loops; past its CPU budget it stops, so a solution that passes
+    without coverage passes with it, its coverage flagged as a lower bound."""
+    n = 10_000_000
+    expected = sum(i % 7 for i in range(n))
+    tests = BUSY_TESTS.format(n=n, expected=expected)
+    quick = "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    with Sandbox(workers=1, coverage=True, limits=Limits(timeout_s=30)) as sb:
+        heavy, light = sb.run(BUSY, tests), sb.run(HONEST, quick)
+    assert heavy.status == "passed" and 0 < heavy.coverage < 1  # "return" ran after the cut
+    assert any("a lower bound" in n for n in heavy.notes), heavy.notes
+    assert light.status == "passed" and light.coverage == 1.0 and not light.notes

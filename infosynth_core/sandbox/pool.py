@@ -471,6 +471,11 @@ def _verdict(r: RunResult, raw: dict, names: list[str], limits: Limits) -> RunRe
     else:
         r.status = "passed"
     if coverage_lines and coverage_lines[0]:
-        statements, missing = coverage_lines
+        statements, missing, partial = (list(coverage_lines) + [0])[:3]
         r.coverage = (statements - missing) / statements
+        if partial:
+            r.notes.append(
+                "line coverage was traced for the solution's first 0.5 s of CPU time only: "
+                "a lower bound"
+            )
     return r
