@@ -20,9 +20,10 @@ fixed place in the input):
   the projection's randomness and which problems were drawn, widened by the null's own spread
   (the candidates' sampling error; see :func:`excess_spread`); one fit gives no interval.
 
-Cost is bounded by design: at most ``max_n`` candidates and ``2 * max_n`` reference problems
-enter a fit (random subsets of larger sets), so a generation's metrics cost the same at 500 or
-50,000 problems. Below ``min_n`` the result says "too few" instead of a number.
+Cost is bounded by design: each candidate group brings at most min(``max_n``, 4 N) of its
+problems into a fit (uniform random subsets, preferring rows another group already brought),
+and at most ``2 * max_n`` reference problems enter, so a generation's metrics cost the same at
+500 or 50,000 problems (``bench/metrics_cost.py``). Below ``min_n`` the result says "too few" instead of a number.
 
 Several candidate groups (e.g. "all verified so far" and "this generation's problems") share
 one fit: pass their indices into ``candidate`` as ``groups``.
@@ -43,6 +44,7 @@ from .metrics import Estimate, differential_entropy, entropy_at_n, kl_divergence
 __all__ = ["Calibrated", "calibrated_measure", "spread", "MIN_N", "MAX_N"]
 
 MIN_N = 30  #: below this many problems per set a value is "too few", not a number
+ROWS_PER_N = 4  #: a group brings at most this many times its common size into a fit
 MAX_N = 500  #: at most this many candidates (and twice as many reference problems) per fit
 
 
@@ -160,11 +162,22 @@ def calibrated_measure(
     if len(ref_rows) > 2 * max_n:
         ref_rows = np.sort(rng.choice(ref_rows, 2 * max_n, replace=False))
     chosen: dict[str, np.ndarray] = {}
+    taken = np.zeros(0, dtype=np.int64)
     for name, idx in groups.items():
         idx = np.asarray(list(idx), dtype=np.int64)
-        if len(idx) > max_n:
-            idx = np.sort(rng.choice(idx, max_n, replace=False))
+        # Each draw takes n of a group's rows; 4n of them give the draws room to differ, so
+        # a group keeps at most min(max_n, 4n) rows (a uniform random subset) ...
+        keep = min(max_n, ROWS_PER_N * _common_n(len(idx), len(ref_rows), max_n))
+        if len(idx) > keep:
+            # ... preferring rows another group already brought into the fit: the rows of
+            # a uniform subset that are in this group are a uniform subset of it, topped up
+            # uniformly from the rest, so the result is uniform, and the fit stays small.
+            shared = rng.permutation(np.intersect1d(idx, taken))[:keep]
+            rest = np.setdiff1d(idx, shared)
+            extra = rng.choice(rest, keep - len(shared), replace=False)
+            idx = np.sort(np.concatenate([shared, extra]))
         chosen[name] = idx
+        taken = np.union1d(taken, idx)
     cand_rows = np.unique(np.concatenate([*chosen.values(), np.zeros(0, np.int64)]))
     where = {int(r): i for i, r in enumerate(cand_rows)}
     out: dict[str, Calibrated] = {}

@@ -124,3 +124,25 @@ def test_one_fit_has_no_interval_and_bad_settings_are_refused():
         calibrated_measure(np.zeros((10, 2)), np.zeros((10, 2)), fits=0)
     with pytest.raises(ConfigError, match="min_n"):
         calibrated_measure(np.zeros((10, 2)), np.zeros((10, 2)), min_n=3, k=4)
+
+
+def test_groups_share_rows_so_two_groups_cost_little_more_than_one():
+    seen = []
+
+    def counting_fit(sets, **kw):
+        seen.append(len(sets["candidate"]))
+        return identity_fit(sets, **kw)
+
+    rng = np.random.default_rng(1)
+    out = calibrated_measure(
+        rng.standard_normal((164, 3)),
+        rng.standard_normal((5_000, 3)),
+        groups={"all": range(5_000), "generation": range(2_500, 5_000)},
+        fits=1,
+        draws=2,
+        max_n=500,
+        fit=counting_fit,
+    )
+    assert out["all"].n == out["generation"].n == 82  # half of the 164 reference rows
+    # each group keeps 4 x 82 = 328 rows; about half of the generation's come from "all"
+    assert 328 < seen[0] < 2 * 328
