@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         metavar="S",
-        help="wall-clock limit per problem in seconds (default 10)",
+        help="CPU-time limit per problem in seconds (default 10; code that sleeps or blocks "
+        "ends at a wall-clock backstop of 3 x this + 5 s)",
     )
     ver.add_argument(
         "--memory-mb",

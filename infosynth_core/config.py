@@ -188,7 +188,8 @@ class LLMConfig(_Strict):
 
 
 class SandboxConfig(_Strict):
-    """Limits of every verification run (seconds, MiB); ``workers`` None = one per core."""
+    """Limits of every verification run: ``timeout_s`` CPU seconds of the run's processes
+    (wall-clock backstop 3 x + 5 s), ``memory_mb`` MiB; ``workers`` None = one per core."""
 
     timeout_s: float = Field(default=10.0, gt=0, le=600)
     memory_mb: int = Field(default=512, ge=64, le=65536)

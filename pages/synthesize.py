@@ -144,7 +144,13 @@ with st.expander("New run", expanded=not store.list_runs()):
     form["feedback_rounds"] = c4.number_input("Feedback rounds (N_it)", 1, 20, 3, key="syn_nit")
     c1, c2, c3 = st.columns(3)
     form["sandbox.timeout_s"] = c1.number_input(
-        "Sandbox timeout (s)", 1.0, 600.0, 10.0, key="syn_timeout"
+        "Sandbox timeout (s)",
+        1.0,
+        600.0,
+        10.0,
+        key="syn_timeout",
+        help="CPU seconds each verification run may use (a busy machine does not count "
+        "against it); code that sleeps or blocks ends at 3 x this + 5 s of wall clock.",
     )
     form["metrics.runs"] = c2.number_input(
         "UMAP fits per generation",
