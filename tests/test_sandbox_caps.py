@@ -101,8 +101,7 @@ def _run_and_close(isolation: str, solution: str, tests: str, **limits):
     return r, worker.caps.final
 
 
-def _own_cgroups() -> list[str]:
-    """The worker cgroups of this test process that exist now."""
+def _all_own_cgroups() -> list[str]:
     _, bases = caps_mod._bases()
     found = []
     for base in bases:
@@ -110,6 +109,24 @@ def _own_cgroups() -> list[str]:
         if os.path.isdir(parent):
             found += [n for n in os.listdir(parent) if n.startswith(f"infosynth-{os.getpid()}-")]
     return found
+
+
+_EARLIER: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _cgroups_of_other_sandboxes():
+    """Sandboxes that other tests of this session keep open have cgroups of this process too:
+    they are not this test's."""
+    _EARLIER.clear()
+    if LEVEL != "rlimit":
+        _EARLIER.update(_all_own_cgroups())
+    yield
+
+
+def _own_cgroups() -> list[str]:
+    """The worker cgroups this test's sandboxes made that exist now."""
+    return [n for n in _all_own_cgroups() if n not in _EARLIER]
 
 
 def test_detect_caps_is_a_known_level_and_result_reports_it():
