@@ -41,7 +41,7 @@ import numpy as np
 from .errors import ConfigError
 from .metrics import Estimate, differential_entropy, entropy_at_n, kl_divergence
 
-__all__ = ["Calibrated", "calibrated_measure", "spread", "MIN_N", "MAX_N"]
+__all__ = ["Calibrated", "calibrated_measure", "measure_with", "spread", "MIN_N", "MAX_N"]
 
 MIN_N = 30  #: below this many problems per set a value is "too few", not a number
 ROWS_PER_N = 4  #: a group brings at most this many times its common size into a fit
@@ -265,3 +265,32 @@ def calibrated_measure(
             diversity_excess=excess_spread(v["div"] - v["div0"], v["div0"], fits),
         )
     return out
+
+
+def measure_with(
+    metrics: Any,
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    groups: Mapping[str, Sequence[int]] | None = None,
+    max_n: int | None = None,
+    random_state: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Calibrated]:
+    """:func:`calibrated_measure` with the sizes a :class:`~infosynth_core.config.MetricsConfig`
+    sets (d, k, fits, draws, min_n, max_n unless given) and UMAP's ``n_neighbors`` capped at
+    the rows there are (80 at most)."""
+    return calibrated_measure(
+        reference,
+        candidate,
+        groups=groups,
+        dim=metrics.dim,
+        k=metrics.k,
+        fits=metrics.runs,
+        draws=metrics.draws,
+        max_n=metrics.max_n if max_n is None else max_n,
+        min_n=metrics.min_n,
+        random_state=random_state,
+        n_neighbors=min(80, len(reference) + len(candidate) - 1),
+        progress=progress,
+    )

@@ -258,6 +258,9 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         engine = LLMEngine(client)
         try:
             with Sandbox() as sandbox:
+                for warning in (sandbox.warning, sandbox.caps_warning):
+                    if warning:
+                        print(f"warning: {warning}", file=sys.stderr)
                 return await evaluate(
                     problems, engine, sandbox, samples=args.samples, ks=ks, progress=progress
                 )

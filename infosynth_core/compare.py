@@ -110,18 +110,10 @@ def calibrated_compare(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
         found = _last_calibrated(store, run_id)
         if found:
             g, m, cal = found
-            row.update(
-                generation=g, n=cal["n"], fits=m.get("umap_runs"), draws=m.get("draws"),
-                too_few=cal.get("too_few"),
-            )  # fmt: skip
-            for name in ("novelty_excess", "diversity_excess"):
-                for part in ("mean", "low", "high"):
-                    row[f"{name}_{part}"] = _num((cal.get(name) or {}).get(part))
+            row.update(generation=g, fits=m.get("umap_runs"), draws=m.get("draws"))
+            _row(row, cal)
         rows.append(row)
-    df = pd.DataFrame(rows, columns=list(CALIBRATED_COMPARE_COLUMNS))
-    for col in ("generation", "n", "fits", "draws"):
-        df[col] = df[col].astype("Int64")
-    return df
+    return _table(rows)
 
 
 def comparability(store: Store, run_ids: Sequence[str]) -> Comparability:
@@ -181,8 +173,8 @@ def measure_together(
     seconds: about ``metrics.runs`` × 5 at the default sizes on 2 cores, plus embedding any
     statement not in the store's cache.
     """
-    from .calibrated import calibrated_measure
-    from .embed import DEFAULT_MODEL, Embedder
+    from .calibrated import measure_with
+    from .embed import Embedder, resolve_model
     from .runner import benchmark_problems
 
     if len(run_ids) < 2:
@@ -204,34 +196,35 @@ def measure_together(
     sizes = [len(g) for g in groups.values() if len(g) >= metrics.min_n]
     common = min([metrics.max_n, len(seeds) // 2, *sizes])
     if embedder is None:
-        model = metrics.embedding_model
-        embedder = Embedder(DEFAULT_MODEL if model == "default" else model, store=store)
+        embedder = Embedder(resolve_model(metrics.embedding_model), store=store)
     ref = embedder.encode(list(seeds.values()))
     cand = embedder.encode(texts) if texts else np.zeros((0, ref.shape[1]), np.float32)
-    found = calibrated_measure(
-        ref,
-        cand,
-        groups=groups,
-        dim=metrics.dim,
-        k=metrics.k,
-        fits=metrics.runs,
-        draws=metrics.draws,
-        max_n=max(common, 1),
-        min_n=metrics.min_n,
-        random_state=random_state,
-        n_neighbors=min(80, len(ref) + len(cand) - 1),
+    found = measure_with(
+        metrics, ref, cand, groups=groups, max_n=max(common, 1), random_state=random_state,
         progress=progress,
-    )
-    rows = []
-    for run_id, cal in found.items():
-        row: dict[str, Any] = {
-            "run": run_id, "verified": len(groups[run_id]), "n": cal.n, "fits": cal.fits,
-            "draws": cal.draws, "too_few": cal.too_few,
-        }  # fmt: skip
-        for name in ("novelty_excess", "diversity_excess"):
-            for part in ("mean", "low", "high"):
-                row[f"{name}_{part}"] = _num((getattr(cal, name) or {}).get(part))
-        rows.append(row)
+    )  # fmt: skip
+    rows = [
+        _row(
+            {"run": run_id, "verified": len(groups[run_id]), "fits": cal.fits,
+             "draws": cal.draws},
+            {"n": cal.n, "too_few": cal.too_few, "novelty_excess": cal.novelty_excess,
+             "diversity_excess": cal.diversity_excess},
+        )  # fmt: skip
+        for run_id, cal in found.items()
+    ]
+    return _table(rows)
+
+
+def _row(row: dict[str, Any], cal: dict[str, Any]) -> dict[str, Any]:
+    """One row of :data:`CALIBRATED_COMPARE_COLUMNS` from a calibrated group's values."""
+    row.update(n=cal.get("n"), too_few=cal.get("too_few"))
+    for name in ("novelty_excess", "diversity_excess"):
+        for part in ("mean", "low", "high"):
+            row[f"{name}_{part}"] = _num((cal.get(name) or {}).get(part))
+    return row
+
+
+def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(CALIBRATED_COMPARE_COLUMNS))
     for col in ("generation", "n", "fits", "draws"):
         df[col] = df[col].astype("Int64")

@@ -62,6 +62,7 @@ __all__ = [
     "EmbeddingError",
     "cache_key",
     "embedding_info",
+    "resolve_model",
     "text_hash",
 ]
 
@@ -88,6 +89,11 @@ class EmbeddingError(InfoSynthError, RuntimeError):
 def text_hash(text: str) -> str:
     """SHA-256 (hex) of a text: the embedding cache key."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def resolve_model(name: str | None) -> str:
+    """The model a config names: ``"default"`` (or nothing) is :data:`DEFAULT_MODEL`."""
+    return DEFAULT_MODEL if name in (None, "", "default") else name
 
 
 def cache_key(model: str) -> str:

@@ -211,24 +211,11 @@ def measure_vectors(
     smaller set's size ``matched_n``). ``calibrated`` holds, per group, the values at a
     common N with their null from held-out seeds and the excess over it
     (:func:`infosynth_core.calibrated.calibrated_measure`), from the same fits."""
-    from .calibrated import calibrated_measure
+    from .calibrated import measure_with
 
     if isinstance(metrics, dict):
         metrics = MetricsConfig(**metrics)
-    n_neighbors = min(80, len(ref) + len(cand) - 1)
-    found = calibrated_measure(
-        ref,
-        cand,
-        groups=groups,
-        dim=metrics.dim,
-        k=metrics.k,
-        fits=metrics.runs,
-        draws=metrics.draws,
-        max_n=metrics.max_n,
-        min_n=metrics.min_n,
-        random_state=random_state,
-        n_neighbors=n_neighbors,
-    )
+    found = measure_with(metrics, ref, cand, groups=groups, random_state=random_state)
     raw = found["all"].raw
     return {
         "novelty": raw["novelty"],

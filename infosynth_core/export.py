@@ -362,10 +362,9 @@ def _embedding_entry(config: dict[str, Any], problems: Sequence[Problem]) -> dic
     statements are longer than the window (embedded whole, as several windows; see
     :mod:`infosynth_core.embed`). Counting tokenises only; a model that cannot be loaded is
     recorded as such instead of failing the export."""
-    from .embed import DEFAULT_MODEL, Embedder, EmbeddingError, embedding_info
+    from .embed import Embedder, EmbeddingError, embedding_info, resolve_model
 
-    name = ((config.get("metrics") or {}).get("embedding_model")) or "default"
-    model = DEFAULT_MODEL if name == "default" else name
+    model = resolve_model((config.get("metrics") or {}).get("embedding_model"))
     try:
         return embedding_info(Embedder(model), [p.problem for p in problems], backend=False)
     except EmbeddingError as exc:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .embed import DEFAULT_MODEL, Embedder, text_hash
+from .embed import DEFAULT_MODEL, Embedder, resolve_model, text_hash
 from .errors import ConfigError
 from .projection import MapLayout
 from .store import Store, StoredProblem
@@ -94,7 +94,7 @@ def _short(text: str, n: int = _STATEMENT_CHARS) -> str:
 
 
 def _model_name(name: str | None) -> str:
-    return DEFAULT_MODEL if name in (None, "", "default") else name
+    return resolve_model(name)
 
 
 def _signature(hashes: list[str]) -> str:

@@ -260,7 +260,7 @@ def execute(
     its model endpoint failed ends ``failed`` too, with the reason (:func:`endpoint_failure`),
     and returns ``"failed"``.
     """
-    from .embed import DEFAULT_MODEL, Embedder
+    from .embed import Embedder, resolve_model
     from .evolve import Evolution
     from .sandbox import Limits, Sandbox
     from .topics import TopicTagger
@@ -311,8 +311,7 @@ def execute(
     engine = client = None
     try:
         engine, client = _build_engine(config, store, run_id, sandbox, environ, api_key)
-        model = config.metrics.embedding_model
-        embedder = Embedder(DEFAULT_MODEL if model == "default" else model, store=store)
+        embedder = Embedder(resolve_model(config.metrics.embedding_model), store=store)
         if config.metrics.enabled:
             from .metrics_worker import warm
 
