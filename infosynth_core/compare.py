@@ -205,10 +205,13 @@ def measure_together(
     )  # fmt: skip
     rows = [
         _row(
-            {"run": run_id, "verified": len(groups[run_id]), "fits": cal.fits,
-             "draws": cal.draws},
-            {"n": cal.n, "too_few": cal.too_few, "novelty_excess": cal.novelty_excess,
-             "diversity_excess": cal.diversity_excess},
+            {"run": run_id, "verified": len(groups[run_id]), "fits": cal.fits, "draws": cal.draws},
+            {
+                "n": cal.n,
+                "too_few": cal.too_few,
+                "novelty_excess": cal.novelty_excess,
+                "diversity_excess": cal.diversity_excess,
+            },
         )  # fmt: skip
         for run_id, cal in found.items()
     ]
