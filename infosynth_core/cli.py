@@ -453,8 +453,11 @@ def _cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from .runner import run_status
+
     store = Store(settings.db_path)
     seeds, runs = store.list_seed_sets(), store.list_runs()
+    shown = {r.id: run_status(store, r.id) for r in runs}  # "interrupted" as the dashboard says
     if args.json:
         print(
             json.dumps(
@@ -470,7 +473,15 @@ def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
                         for s in seeds
                     ],
                     "runs": [
-                        {"id": r.id, "name": r.name, "status": r.status, "created_at": r.created_at}
+                        {
+                            "id": r.id,
+                            "name": r.name,
+                            "status": shown[r.id]["status"],
+                            "created_at": r.created_at,
+                            "verified": shown[r.id]["verified"],
+                            "usage": shown[r.id]["usage"],
+                            "endpoint": shown[r.id]["endpoint"],
+                        }
                         for r in runs
                     ],
                 }
@@ -483,7 +494,11 @@ def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {s.name:<24} {s.n_problems:>7} problems  {s.format:<16} from {s.source}")
     print(f"Runs ({len(runs)}):")
     for r in runs:
-        print(f"  {r.id:<24} {r.status:<10} {r.name}")
+        st = shown[r.id]
+        print(f"  {r.id:<24} {st['status']:<11} {st['verified']:>5} verified  {r.name}")
+        line = cli_run.endpoint_line(st)
+        if line:
+            print(f"  {'':<24} {line}")
     return 0
 
 

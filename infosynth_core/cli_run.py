@@ -140,6 +140,22 @@ def _printer():
     return progress
 
 
+def endpoint_line(status: dict[str, Any]) -> str:
+    """One line on what a run's endpoint billed and how it behaved (empty for runs that
+    made no API call): tokens, US dollars, failed tries, retries, answers paid twice."""
+    usage, ep = status.get("usage") or {}, status.get("endpoint") or {}
+    calls = int(usage.get("calls", 0))
+    if not calls and not ep.get("faults"):
+        return ""
+    tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted((ep.get("by_kind") or {}).items()))
+    return (
+        f"{calls} billed calls · {tokens:,} tokens · ${float(usage.get('cost_usd', 0.0)):.4f} · "
+        f"API faults {ep.get('faults', 0)}{f' ({kinds})' if kinds else ''} · "
+        f"retries {ep.get('retries', 0)} · paid twice {ep.get('paid_twice', 0)}"
+    )
+
+
 def _summary(store: Store, run_id: str, status: str) -> dict[str, Any]:
     from .monitor import generation_rows
     from .runner import benchmark_problems, run_status
@@ -163,6 +179,7 @@ def _summary(store: Store, run_id: str, status: str) -> dict[str, Any]:
         "error": st["error"],
         "verified": len(benchmark_problems(store, run_id)),
         "usage": st["usage"],
+        "endpoint": st["endpoint"],
         "generations": rows,
     }
 
@@ -200,6 +217,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Run {run_id}: {status}; {summary['verified']} verified problems.")
         if summary["error"]:
             print(f"  {summary['error']}")
+        line = endpoint_line(summary)
+        if line:
+            print(f"  {line}")
         for r in summary["generations"]:
             nov = "--" if r["novelty"] is None else f"{r['novelty']:.3f}"
             div = "--" if r["diversity"] is None else f"{r['diversity']:.3f}"
@@ -254,7 +274,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"answered {done}/{total} · {_fmt_eta(eta)}", file=sys.stderr, flush=True)
 
     async def go():
-        client = LLMClient(config, store=store, run_id=args.run_id)
+        client = LLMClient(config, store=store, run_id=args.run_id, ledger_scope="evaluation")
         engine = LLMEngine(client)
         try:
             with Sandbox() as sandbox:

@@ -100,12 +100,15 @@ def run_config_of(run: RunInfo) -> RunConfig:
 
 def run_status(store: Store, run_id: str) -> dict[str, Any]:
     """Status for display: ``interrupted`` when the row says running/paused but its process
-    is gone; plus progress (steps, ETA in seconds, verified) and cumulative usage."""
+    is gone; plus progress (steps, ETA in seconds, verified), what the endpoint billed
+    (``usage``: the spend ledger, :func:`spend_of`) and ``endpoint``: failed API tries
+    (``faults``, ``retries``, ``by_kind``) and ``paid_twice`` answers."""
     run = store.get_run(run_id)
     status = run.status
     if status in ("running", "paused") and not pid_alive(run.pid):
         status = "interrupted"
     state = run.state or {}
+    spend = spend_of(store, run_id)
     return {
         "id": run.id,
         "name": run.name,
@@ -114,9 +117,10 @@ def run_status(store: Store, run_id: str) -> dict[str, Any]:
         "pid": run.pid,
         "error": run.error,
         "progress": state.get("progress", {}),
-        "usage": state.get("llm_spent", state.get("usage", {})),
+        "usage": spend if spend["calls"] else state.get("usage", {}),
         "generation": state.get("generation"),
         "verified": state.get("verified", 0),
+        "endpoint": {**store.api_fault_counts(run_id), "paid_twice": spend["paid_twice"]},
     }
 
 
@@ -229,18 +233,39 @@ def _build_engine(config: RunConfig, store: Store, run_id: str, sandbox, environ
     from .engines.llm import LLMEngine
     from .llm.client import LLMClient
 
-    state = store.get_run(run_id).state or {}
-    spent = Usage(**state.get("llm_spent", state.get("usage", {})))  # before a restart
     client = LLMClient(
         config.llm,
         store=store,
         run_id=run_id,
         api_key=api_key,
         environ=environ,
-        spent=spent,
+        spent=_legacy_spend(store, run_id, Usage),
         random_state=config.random_state,
     )
     return LLMEngine(client, random_state=config.random_state), client
+
+
+def _legacy_spend(store: Store, run_id: str, usage_type: type) -> Any:
+    """The spend of a run started before the ledger existed (schema < 5): its checkpoint's
+    ``llm_spent``; None (the ledger counts) for every other run."""
+    if store.llm_spend(run_id)["calls"]:
+        return None
+    state = store.get_run(run_id).state or {}
+    legacy = state.get("llm_spent")
+    return usage_type(**legacy) if legacy else None
+
+
+def spend_of(store: Store, run_id: str) -> dict[str, Any]:
+    """What the run's model endpoint billed: the ledger's sum (:meth:`Store.llm_spend`),
+    or the checkpoint's ``llm_spent`` for a run older than the ledger; keys ``calls``,
+    ``prompt_tokens``, ``completion_tokens``, ``cost_usd`` (US dollars), ``paid_twice``."""
+    spend = store.llm_spend(run_id)
+    if not spend["calls"]:
+        state = store.get_run(run_id).state or {}
+        legacy = state.get("llm_spent") or {}
+        for key in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
+            spend[key] = legacy.get(key, spend[key])
+    return spend
 
 
 def execute(

@@ -144,6 +144,9 @@ class FakeOpenAIServer:
         Faults injected, by kind.
     in_flight, max_in_flight
         Chat requests being served now, and the most at once.
+    billed
+        ``(prompt_tokens, completion_tokens)`` of every completion answered (what a paid API
+        would bill; counted when the answer is made, whether or not the client reads it).
     """
 
     def __init__(
@@ -177,6 +180,7 @@ class FakeOpenAIServer:
         self.fault_counts: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.billed: list[tuple[int, int]] = []
         self.base_url = ""
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -301,4 +305,6 @@ class FakeOpenAIServer:
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
             }
+            with self._lock:
+                self.billed.append((prompt, completion))
         return out

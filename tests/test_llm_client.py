@@ -311,6 +311,80 @@ def test_prior_spend_counts_against_the_budget():
     assert server.requests == []
 
 
+
+# ----------------------------------------------------------------------------- spend ledger
+def _store_with_run(tmp_path: Path, run_id: str = "r1") -> Store:
+    from infosynth_core.seeds import ensure_bundled_seed_set
+
+    store = Store(tmp_path / "s.db")
+    ensure_bundled_seed_set(store)
+    store.create_run(run_id=run_id, seed_set="bundled", config={}, name="")
+    return store
+
+
+def test_every_billed_answer_is_in_the_run_ledger_with_its_cache_row(tmp_path: Path):
+    prices = Prices(prompt_usd_per_mtok=1.0, completion_usd_per_mtok=2.0)
+    store = _store_with_run(tmp_path)
+    with FakeOpenAIServer() as server:
+        config = cfg(server, prices=prices)
+        calls = [{"messages": MSG, "seed": i} for i in range(5)]
+        client, outs = run_all(config, calls, store=store, run_id="r1")
+        run_all(config, calls[:2], store=store, run_id="r1")  # cache hits: not billed again
+        billed = list(server.billed)
+    spend = store.llm_spend("r1")
+    assert spend["calls"] == len(billed) == 5
+    assert spend["prompt_tokens"] == sum(p for p, _ in billed)
+    assert spend["completion_tokens"] == sum(c for _, c in billed)
+    assert spend["cost_usd"] == pytest.approx(sum(o.usage.cost_usd for o in outs))
+    assert spend["paid_twice"] == 0 and spend["by_purpose"]["solve"]["calls"] == 5
+    keys = {r["key"] for r in store._query("SELECT key FROM llm_spend")}
+    cached = {r["key"] for r in store._query("SELECT key FROM llm_cache")}
+    assert keys == cached  # each ledger row answered a cached request
+    # evaluation answers go to their own ledger, not the run's budget
+    with FakeOpenAIServer() as server:
+        run_all(cfg(server), [{"messages": MSG, "seed": 99}], store=store, run_id="r1",
+                ledger_scope="evaluation")  # fmt: skip
+    assert store.llm_spend("r1")["calls"] == 5 and store.llm_spend("r1", "evaluation")["calls"] == 1
+
+
+def test_a_new_client_of_the_run_counts_the_ledger_against_the_budget(tmp_path: Path):
+    store = _store_with_run(tmp_path)
+    with FakeOpenAIServer() as server:
+        config = cfg(server, budget_tokens=12, concurrency=1)
+        run_all(config, [{"messages": MSG, "seed": i} for i in range(2)], store=store,
+                run_id="r1")  # fmt: skip  # 2 x 5 tokens
+        client, outs = run_all(config, [{"messages": MSG, "seed": i} for i in range(2, 5)],
+                               store=store, run_id="r1")  # fmt: skip
+        sent = len(server.requests)
+    assert client.meter.prior.tokens == 10  # read from the ledger, not given
+    assert sum(isinstance(o, BudgetExceededError) for o in outs) >= 2
+    assert store.llm_spend("r1")["calls"] == sent
+
+
+def test_identical_requests_in_flight_share_one_http_call(tmp_path: Path):
+    store = _store_with_run(tmp_path)
+    with FakeOpenAIServer(latency_s=0.3) as server:
+        config = cfg(server, timeout_s=30, concurrency=8)
+        client, outs = run_all(config, [{"messages": MSG}] * 8, store=store, run_id="r1")
+        assert len(server.requests) == 1
+        # without a store too: the sharing is in the client, not the cache
+        client2, outs2 = run_all(config, [{"messages": MSG, "seed": 3}] * 8)
+        assert len(server.requests) == 2
+    assert all(isinstance(o, Completion) for o in outs + outs2)
+    assert len({o.text for o in outs}) == 1
+    assert sum(not o.cached for o in outs) == 1 and client.meter.shared == 7
+    assert client.meter.total.calls == 1 and client.meter.total.cached_calls == 7
+    assert store.llm_spend("r1")["calls"] == 1
+
+
+def test_a_failed_shared_call_fails_every_caller_the_same_way():
+    with FakeOpenAIServer(faults=["401"]) as server:
+        client, outs = run_all(cfg(server, timeout_s=30), [{"messages": MSG}] * 4)
+    assert len(server.requests) == 1
+    assert all(isinstance(o, LLMError) and "401" in str(o) for o in outs)
+    assert KEY not in " ".join(str(o) for o in outs)
+
+
 def test_prices_give_exact_cost_and_usd_budget():
     prices = Prices(prompt_usd_per_mtok=1.5, completion_usd_per_mtok=6.0)
     with FakeOpenAIServer() as server:

@@ -126,6 +126,53 @@ def test_llm_run_resumes_after_kill_9_without_repeating_a_cached_call(tmp_path):
     assert json.loads(proc.stdout)["status"] == "finished"
 
 
+
+def test_spend_after_ten_kill_9s_equals_what_the_server_billed_minus_in_flight(tmp_path):
+    """Exact spend: every billed answer is in the run's ledger the moment it arrives, so ten
+    kill -9s lose at most the answers in flight at the kills, and nothing is charged twice."""
+    db = tmp_path / "s.db"
+    store = Store(db)
+    with FakeOpenAIServer(ScriptedLLM(), latency_s=0.05) as server:
+        cfg = _config(server, generations=3, steps_per_generation=3)
+        run = runner.create_run(store, cfg, run_id="llm-kills")
+        in_flight_at_kills = 0
+        for kill in range(10):
+            rows = store.llm_spend(run.id)["calls"]
+            pid = runner.spawn(db, run.id)
+            try:
+                wait_until(
+                    lambda rows=rows: store.llm_spend(run.id)["calls"] >= rows + 4
+                    or store.get_run(run.id).status == "finished",
+                    240,
+                    f"4 more billed answers before kill {kill + 1}",
+                    poll=0.05,
+                )
+                answered = len(server.billed)
+                in_flight = server.in_flight
+            finally:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            # in flight at the kill: being served, or answered between the read and the kill
+            in_flight_at_kills += in_flight + len(server.billed) - answered
+            if kill == 0:
+                listed = run_cli("list", "--db", db, "--json")
+                (row,) = json.loads(listed.stdout)["runs"]
+                assert row["status"] == "interrupted" and row["usage"]["calls"] > 0
+        proc = run_cli("run", "--resume", run.id, "--db", db, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        billed = list(server.billed)
+    spend = store.llm_spend(run.id)
+    assert store.get_run(run.id).status == "finished"
+    assert len(billed) - in_flight_at_kills <= spend["calls"] <= len(billed)
+    assert spend["prompt_tokens"] <= sum(p for p, _ in billed)
+    assert spend["completion_tokens"] <= sum(c for _, c in billed)
+    assert spend["paid_twice"] <= in_flight_at_kills
+    # the CLI reports the same ledger and the endpoint's behaviour
+    assert f"{spend['calls']} billed calls" in proc.stdout and "paid twice" in proc.stdout
+    status = runner.run_status(store, run.id)
+    assert status["usage"]["calls"] == spend["calls"] and status["endpoint"]["faults"] == 0
+
+
 def test_llm_run_with_30_percent_injected_faults_completes_and_counts_them(tmp_path):
     store = Store(tmp_path / "s.db")
     server = FakeOpenAIServer(

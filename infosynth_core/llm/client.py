@@ -10,10 +10,15 @@ server, LiteLLM) through the ``openai`` package.
   that says what to check;
 * token and cost accounting per purpose (:class:`UsageMeter`), priced in US dollars per million
   tokens from ``llm.prices``;
-* a token / dollar budget: :class:`BudgetExceededError` before a request once the spend has
-  reached the cap;
+* a spend ledger in the store: every billed answer is written with its usage the moment it
+  arrives, in the transaction that caches it, so a run's spend (the sum of its ledger rows)
+  survives any crash and nothing is charged twice or forgotten;
+* a token / dollar budget checked against that spend: :class:`BudgetExceededError` before a
+  request once the spend has reached the cap;
 * a response cache in the store, keyed on the sha256 of canonical JSON of (model, messages,
-  sampling parameters, prompt version): a resumed run repeats no call it already paid for.
+  sampling parameters, prompt version): a resumed run repeats no call it already paid for;
+* single flight: identical requests in flight at the same time share one HTTP call (the
+  others wait for it and are counted as cache hits).
 
 The API key is read once (argument, else the environment variable named ``llm.api_key_env``,
 else "EMPTY" for local servers that need none) and never written to errors, events or the
@@ -54,7 +59,30 @@ if TYPE_CHECKING:
     from ..config import LLMConfig
     from ..store import Store
 
-__all__ = ["LLMClient", "Completion", "UsageMeter", "cache_key", "canonical_request"]
+__all__ = [
+    "LLMClient",
+    "Completion",
+    "UsageMeter",
+    "cache_key",
+    "canonical_request",
+    "ledger_usage",
+]
+
+
+def ledger_usage(spend: Mapping[str, Any]) -> Usage:
+    """A ledger sum (:meth:`Store.llm_spend`) as :class:`Usage`."""
+    return Usage(
+        calls=int(spend.get("calls", 0)),
+        prompt_tokens=int(spend.get("prompt_tokens", 0)),
+        completion_tokens=int(spend.get("completion_tokens", 0)),
+        cost_usd=float(spend.get("cost_usd", 0.0)),
+    )
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a shared call's exception as seen (nobody else may be waiting for it)."""
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(frozen=True)
@@ -84,14 +112,19 @@ class LLMClient:
     store
         Where answers are cached and failed tries recorded; None = no cache, no events.
     run_id
-        The run whose event log receives one ``api_error`` event per failed try (needs
-        ``store``).
+        The run whose event log receives one ``api_error`` event per failed try and whose
+        spend ledger receives every billed answer (needs ``store``).
+    ledger_scope
+        The ledger the answers are billed to: ``"run"`` (synthesis; its budget) or
+        ``"evaluation"`` (answers of a model under evaluation; not the run's budget).
     api_key
         The key; default: the environment variable named ``config.api_key_env``, else "EMPTY".
     environ
         The environment to read the key from (default ``os.environ``).
     spent
         Usage already spent by earlier sessions of the same run; counts against the budget.
+        Default: the run's ledger (``store.llm_spend``) when ``store`` and ``run_id`` are
+        given, else nothing.
     random_state
         Seed of the backoff jitter (timing only; answers do not depend on it).
 
@@ -124,6 +157,7 @@ class LLMClient:
         environ: Mapping[str, str] | None = None,
         spent: Usage | None = None,
         random_state: int | None = None,
+        ledger_scope: str = "run",
     ) -> None:
         if not config.base_url.startswith(("http://", "https://")):
             raise ConfigError(
@@ -138,7 +172,11 @@ class LLMClient:
             )
         key = api_key or ""
         self._api_key = key.strip() or "EMPTY"
+        self.ledger_scope = ledger_scope
+        if spent is None and store is not None and run_id is not None:
+            spent = ledger_usage(store.llm_spend(run_id, ledger_scope))
         self.meter = UsageMeter(prior=spent or Usage())
+        self._flights: dict[str, asyncio.Future[Completion]] = {}
         self._rng = random.Random(random_state)
         self._slots = asyncio.Semaphore(config.concurrency)
         self._rpm: TokenBucket | None = per_minute(config.rpm) if config.rpm else None
@@ -201,20 +239,73 @@ class LLMClient:
             prompt_version=prompt_version,
         )
         key = hashlib.sha256(request.encode("utf-8")).hexdigest()
-        if self.store is not None:
-            hit = self.store.llm_cache_get(key)
-            if hit is not None:
-                usage = Usage(cached_calls=1)
-                self.meter.add(purpose, usage)
-                return Completion(
-                    text=hit["text"],
-                    usage=usage,
-                    cached=True,
-                    attempts=0,
-                    finish_reason=hit.get("finish_reason"),
-                    tokens_estimated=bool(hit.get("tokens_estimated", False)),
-                    cache_key=key,
-                )
+        while True:
+            if self.store is not None:
+                hit = self.store.llm_cache_get(key)
+                if hit is not None:
+                    return self._free(
+                        purpose,
+                        key,
+                        hit["text"],
+                        hit.get("finish_reason"),
+                        bool(hit.get("tokens_estimated", False)),
+                    )
+            flight = self._flights.get(key)
+            if flight is None:
+                break
+            try:  # the same request is in flight: share its answer
+                first = await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                if not flight.cancelled():
+                    raise  # this caller was cancelled
+                continue  # the first caller was cancelled: ask again
+            self.meter.shared += 1
+            return self._free(purpose, key, first.text, first.finish_reason, first.tokens_estimated)
+        flight = asyncio.get_running_loop().create_future()
+        flight.add_done_callback(_retrieve)
+        self._flights[key] = flight
+        try:
+            completion = await self._fetch(key, request, messages, purpose, temp, mtok, seed)
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        else:
+            flight.set_result(completion)
+            return completion
+        finally:
+            del self._flights[key]
+
+    def _free(
+        self, purpose: str, key: str, text: str, finish: str | None, estimated: bool
+    ) -> Completion:
+        """An answer that costs nothing: from the cache or shared with an identical call."""
+        usage = Usage(cached_calls=1)
+        self.meter.add(purpose, usage)
+        return Completion(
+            text=text,
+            usage=usage,
+            cached=True,
+            attempts=0,
+            finish_reason=finish,
+            tokens_estimated=estimated,
+            cache_key=key,
+        )
+
+    async def _fetch(
+        self,
+        key: str,
+        request: str,
+        messages: list[dict],
+        purpose: str,
+        temp: float,
+        mtok: int,
+        seed: int | None,
+    ) -> Completion:
+        """Ask the endpoint (with retries), bill the answer to the ledger and cache it."""
+        cfg = self.config
         self._check_budget()
         params: dict[str, Any] = {"model": cfg.model, "messages": messages}
         params.update(temperature=temp, max_tokens=mtok)
@@ -240,7 +331,7 @@ class LLMClient:
                     tokens_estimated=result.tokens_estimated,
                     cache_key=key,
                 )
-                self._cache_put(key, request, completion)
+                self._cache_put(key, request, completion, purpose)
                 return completion
             failure = result
             last = attempt == tries or failure.fatal
@@ -325,10 +416,11 @@ class LLMClient:
                 "answers stay free."
             )
 
-    def _cache_put(self, key: str, request: str, c: Completion) -> None:
+    def _cache_put(self, key: str, request: str, c: Completion, purpose: str) -> None:
+        """Cache the answer and bill it to the run's ledger, in one transaction."""
         if self.store is None:
             return
-        self.store.llm_cache_put(
+        self.store.llm_answer_put(
             key,
             model=self.config.model,
             request=request,
@@ -339,8 +431,13 @@ class LLMClient:
                 "completion_tokens": c.usage.completion_tokens,
                 "tokens_estimated": c.tokens_estimated,
             },
+            run_id=self.run_id,
+            scope=self.ledger_scope,
+            purpose=purpose,
             prompt_tokens=c.usage.prompt_tokens,
             completion_tokens=c.usage.completion_tokens,
+            cost_usd=c.usage.cost_usd,
+            estimated=c.tokens_estimated,
         )
 
     def _redact(self, text: str, limit: int = 300) -> str:

@@ -34,6 +34,8 @@ class UsageMeter:
         Answers whose token counts the server did not report (estimated as characters / 4).
     seconds
         Summed wall time of successful requests, in seconds.
+    shared
+        Calls answered by an identical request already in flight (single flight; no HTTP).
     """
 
     def __init__(self, prior: Usage | None = None) -> None:
@@ -46,6 +48,7 @@ class UsageMeter:
         self.in_flight = 0
         self.estimated_calls = 0
         self.seconds = 0.0
+        self.shared = 0
 
     def add(self, purpose: str, usage: Usage, *, estimated: bool = False) -> None:
         """Count ``usage`` under ``purpose``."""
@@ -78,4 +81,5 @@ class UsageMeter:
             "in_flight": self.in_flight,
             "estimated_calls": self.estimated_calls,
             "seconds": round(self.seconds, 3),
+            "shared": self.shared,
         }

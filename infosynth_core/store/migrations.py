@@ -207,6 +207,25 @@ def _v4_safe_ids(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE runs SET state = ? WHERE id = ?", (json.dumps(data), run_id))
 
 
+_V5 = """
+-- The spend ledger: one row per billed LLM answer, written in the transaction that caches it
+-- (a run's spend is the sum of its rows; see infosynth_core.llm.client).
+CREATE TABLE llm_spend (
+    id                INTEGER PRIMARY KEY,
+    run_id            TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    scope             TEXT NOT NULL DEFAULT 'run',  -- run | evaluation
+    key               TEXT NOT NULL,                -- the llm_cache key it answered
+    purpose           TEXT NOT NULL,                -- mutation | crossover | solve | feedback | ...
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost_usd          REAL NOT NULL,
+    estimated         INTEGER NOT NULL DEFAULT 0,   -- 1: the server reported no token counts
+    created_at        TEXT NOT NULL
+);
+CREATE INDEX llm_spend_run ON llm_spend(run_id, scope);
+"""
+
+
 #: version -> SQL script (or a function of the connection, run inside the same transaction)
 #: taking the database from version - 1 to version
 MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
@@ -214,6 +233,7 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     2: _V2,
     3: _V3,
     4: _v4_safe_ids,
+    5: _V5,
 }
 LATEST_VERSION = max(MIGRATIONS)
 

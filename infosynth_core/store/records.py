@@ -134,6 +134,23 @@ class RunRecordsMixin:
                 (run_id, level, kind, message, _dumps(data or {}), utc_now()),
             )
 
+    def api_fault_counts(self, run_id: str) -> dict[str, Any]:
+        """The run's failed API tries (its ``api_error`` events from the client): ``faults``
+        (failed tries), ``retries`` (of those, the ones tried again), ``by_kind`` ("429",
+        "5xx", "timeout", "connection", "malformed", HTTP status)."""
+        rows = self._query(
+            "SELECT json_extract(data, '$.kind') AS kind, COUNT(*) AS n, "
+            "SUM(json_extract(data, '$.retry_in_s') IS NOT NULL) AS retried "
+            "FROM run_events WHERE run_id = ? AND kind = 'api_error' "
+            "AND json_extract(data, '$.attempt') IS NOT NULL GROUP BY 1",
+            (run_id,),
+        )
+        return {
+            "faults": sum(r["n"] for r in rows),
+            "retries": sum(r["retried"] or 0 for r in rows),
+            "by_kind": {str(r["kind"]): r["n"] for r in rows},
+        }
+
     def events(self, run_id: str, *, since_id: int = 0) -> list[dict[str, Any]]:
         rows = self._query(
             "SELECT * FROM run_events WHERE run_id = ? AND id > ? ORDER BY id", (run_id, since_id)
