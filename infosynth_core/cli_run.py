@@ -4,6 +4,7 @@ run [--config FILE] [flags]    a synthesis run in this process, progress and ETA
                                --detach starts it in the background and prints its id
 run --resume RUN_ID            continue a stopped, interrupted (kill -9) or paused run
 control RUN_ID pause|resume|stop
+control RUN_ID set KEY=VALUE…  raise a stopped run's budget, add generations, raise N
 evaluate RUN_ID --model M [--base-url U] [--samples n]
                                ask a model to solve the run's verified problems; %pass,
                                %fail, %error and pass@k
@@ -87,9 +88,20 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     run.add_argument("--timeout", type=float, help="sandbox seconds per verification run")
     run.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None)
 
-    ctl = sub.add_parser("control", parents=[common], help="pause, resume or stop a run")
+    ctl = sub.add_parser(
+        "control",
+        parents=[common],
+        help="pause, resume or stop a run, or change what it may still do (set)",
+    )
     ctl.add_argument("run_id")
-    ctl.add_argument("action", choices=["pause", "resume", "stop"])
+    ctl.add_argument("action", choices=["pause", "resume", "stop", "set"])
+    ctl.add_argument(
+        "settings",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="with set: llm.budget_tokens, llm.budget_usd, generations, n_problems "
+        "(then continue with `infosynth run --resume RUN_ID`)",
+    )
 
     ev = sub.add_parser("evaluate", parents=[common], help="test-taker evaluation of a run")
     ev.add_argument("run_id")
@@ -191,13 +203,20 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.db_path)
     hold_environment_keys()  # keys leave the environment before any test code runs
     if args.resume:
-        if args.config or _overrides(args):
-            raise ConfigError(
-                "--resume continues a run with the config it was created with; drop --config "
-                "and the run flags (or start a new run)."
-            )
         run_id = args.resume
         store.get_run(run_id)
+        flat = {key: getattr(args, dest, None) for dest, key in _RUN_FLAGS.items()}
+        flat = {k: v for k, v in flat.items() if v is not None}
+        if args.config or set(flat) - set(runner.EXTENDABLE):
+            raise ConfigError(
+                "--resume continues a run with the config it was created with; of the run "
+                f"flags it takes only {', '.join(_flag(k) for k in runner.EXTENDABLE)} (to "
+                "continue a run further); drop --config and the others, or start a new run."
+            )
+        if flat:
+            diff = runner.extend(store, run_id, flat, who="cli")
+            for key, (old, new) in diff.items():
+                print(f"Run {run_id}: {key} {old!r} → {new!r}.", file=sys.stderr)
     else:
         config = load_run_config(args.config, _overrides(args))
         run_id = runner.create_run(store, config, run_id=args.run_id).id
@@ -230,9 +249,47 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return {"finished": 0, "stopped": 4}.get(status, 1)
 
 
-def cmd_control(args: argparse.Namespace, settings: Settings) -> int:
-    from .runner import request
+def _flag(key: str) -> str:
+    dest = next(d for d, k in _RUN_FLAGS.items() if k == key)
+    return "--" + dest.replace("_", "-")
 
+
+def _parse_settings(items: list[str]) -> dict[str, Any]:
+    """``["llm.budget_tokens=20000", "generations=5"]`` -> typed values (JSON numbers,
+    ``null`` for no cap)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"Settings are KEY=VALUE, e.g. llm.budget_tokens=20000; got {item!r}.")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"The value of {key.strip()} must be a number (or null); got {raw!r}."
+            ) from None
+    return out
+
+
+def cmd_control(args: argparse.Namespace, settings: Settings) -> int:
+    from .runner import extend, request
+
+    if args.action == "set":
+        if not args.settings:
+            raise ConfigError(
+                "control RUN_ID set needs KEY=VALUE settings, e.g. llm.budget_tokens=20000."
+            )
+        store = Store(settings.db_path)
+        diff = extend(store, args.run_id, _parse_settings(args.settings), who="cli")
+        if not diff:
+            print(f"Run {args.run_id}: nothing changed.")
+        for key, (old, new) in diff.items():
+            print(f"Run {args.run_id}: {key} {old!r} → {new!r}.")
+        if diff:
+            print(f"Continue it with: infosynth run --resume {args.run_id}")
+        return 0
+    if args.settings:
+        raise ConfigError(f"control {args.action} takes no KEY=VALUE settings.")
     run = request(Store(settings.db_path), args.run_id, args.action)
     print(f"Run {run.id}: control set to {run.control or 'none'} (status {run.status}).")
     return 0

@@ -397,6 +397,11 @@ def export_from_store(
         problems = [sp.problem for sp in store.problems(run_id=target)]
         seed = next((s for s in store.list_seed_sets() if s.id == run.seed_set_id), None)
         source = {"kind": "run", "name": run.name or run.id, "id": run.id}
+        from .runner import config_changes
+
+        changes = config_changes(store, run.id)
+        if changes:
+            source["config_changes"] = changes
         seed_source = {"name": seed.name, **seed.manifest} if seed else {}
         config = run.config
         models = {k: v for k, v in run.config.items() if "model" in k}

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .apikeys import KEY_FD_VAR, child_environment, key_pipe
-from .config import RunConfig, validated
+from .config import RunConfig, nest_dotted, validated
 from .errors import ConfigError, InfoSynthError, NotFoundError, RunControlError
 from .ids import check_id
 from .store import RunInfo, Store
@@ -43,7 +43,13 @@ __all__ = [
     "pid_alive",
     "run_config_of",
     "benchmark_problems",
+    "extend",
+    "config_changes",
+    "EXTENDABLE",
 ]
+
+#: settings a run may change between sessions (continue / extend a stopped or finished run)
+EXTENDABLE = ("llm.budget_tokens", "llm.budget_usd", "generations", "n_problems")
 
 CONTROLS = ("pause", "resume", "stop")
 
@@ -136,6 +142,95 @@ def request(store: Store, run_id: str, action: str) -> RunInfo:
     if action == "resume":
         return store.update_run(run_id, control=None)
     return store.update_run(run_id, control=action)
+
+
+def _get(config: dict[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = (node or {}).get(part) if isinstance(node, dict) else None
+    return node
+
+
+def extend(
+    store: Store, run_id: str, changes: Mapping[str, Any], *, who: str = "cli"
+) -> dict[str, list[Any]]:
+    """Change what a stopped, interrupted or finished run may still do, so it can continue:
+    raise (or set) ``llm.budget_tokens`` / ``llm.budget_usd``, add ``generations``, raise
+    ``n_problems`` (:data:`EXTENDABLE`; dotted keys). The new config is validated whole; the
+    change is a run event (kind ``config``: who, when, ``{key: [old, new]}``) and goes into
+    exports' manifests (:func:`config_changes`). A finished run becomes ``stopped`` so that
+    ``infosynth run --resume`` (or the dashboard's Continue) continues it; problems left
+    ``unverified`` by the stop are verified then. Returns ``{key: [old, new]}`` of the
+    settings that changed.
+
+    Raises ConfigError for a key outside :data:`EXTENDABLE`, a value the config refuses, or
+    ``generations`` below the generation the run has reached; RunControlError while the
+    run's process is running (stop or pause it first).
+    """
+    unknown = sorted(set(changes) - set(EXTENDABLE))
+    if unknown:
+        raise ConfigError(
+            f"Only {', '.join(EXTENDABLE)} can change when a run continues; got {unknown}. "
+            "Start a new run for other settings."
+        )
+    run = store.get_run(run_id)
+    if run.status in ("running", "paused") and pid_alive(run.pid) and run.pid != os.getpid():
+        raise RunControlError(
+            f"Run '{run_id}' is {run.status} in process {run.pid}; stop it first "
+            f"(`infosynth control {run_id} stop`), then change its settings and continue it."
+        )
+    old_config = run.config
+    flat = {k: v for k, v in changes.items() if v is not None}
+    if "llm.budget_tokens" in flat or "llm.budget_usd" in flat:
+        if not old_config.get("llm"):
+            raise ConfigError(
+                f"Run '{run_id}' uses the {old_config.get('engine', 'offline')} engine, which "
+                "has no budget; only generations and n_problems can change."
+            )
+    new = _merge(run_config_of(run).to_dict(), nest_dotted(flat))
+    config = validated(RunConfig, new, what=f"new settings of run '{run_id}'")
+    reached = int((run.state or {}).get("generation") or 1)
+    if config.generations < min(reached, run_config_of(run).generations):
+        raise ConfigError(
+            f"generations = {config.generations} is below generation {reached}, which run "
+            f"'{run_id}' has already reached; give at least {reached}."
+        )
+    new_dict = config.to_dict()
+    diff = {
+        k: [_get(old_config, k), _get(new_dict, k)]
+        for k in EXTENDABLE
+        if _get(old_config, k) != _get(new_dict, k)
+    }
+    if not diff:
+        return {}
+    store.set_run_config(run_id, new_dict)
+    if run.status == "finished":
+        store.update_run(run_id, status="stopped", finished_at=None)
+    if run.error and "budget" in run.error:
+        store.update_run(run_id, error=None)
+    described = ", ".join(f"{k} {old!r} → {new!r}" for k, (old, new) in diff.items())
+    store.add_event(
+        run_id, "info", "config", f"settings changed by {who}: {described}",
+        {"changes": diff, "who": who},
+    )  # fmt: skip
+    return diff
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out.get(k) or {}, v) if isinstance(v, dict) else v
+    return out
+
+
+def config_changes(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """The run's settings changes (:func:`extend`), oldest first: ``{"at", "who",
+    "changes": {key: [old, new]}}``."""
+    return [
+        {"at": e["created_at"], "who": e["data"].get("who"), "changes": e["data"]["changes"]}
+        for e in store.events(run_id)
+        if e["kind"] == "config" and "changes" in e["data"]
+    ]
 
 
 def run_file(db_path: str | Path, run_id: str, suffix: str = ".log") -> Path:
@@ -375,7 +470,11 @@ def execute(
         store.add_event(run_id, "info", "runner", "run finished")
         return "finished"
     if outcome == "budget":
-        message = "stopped: the run's budget is spent (raise llm.budget_* and resume to go on)"
+        message = (
+            "stopped: the run's budget is spent; to go on, raise it (`infosynth control "
+            f"{run_id} set llm.budget_tokens=…`, or Continue on the Synthesize page) and "
+            "resume the run"
+        )
         store.update_run(run_id, status="stopped", error=message)
         store.add_event(run_id, "warning", "runner", message)
         return "stopped"

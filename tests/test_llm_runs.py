@@ -219,6 +219,51 @@ def test_budget_cap_stops_the_run_cleanly_and_resume_respects_it(tmp_path):
         assert len(server.requests) == n  # spent budget carried over: nothing new was sent
 
 
+
+def test_a_budget_stopped_run_is_raised_continued_and_finished(tmp_path):
+    db = tmp_path / "s.db"
+    store = Store(db)
+    with FakeOpenAIServer(ScriptedLLM()) as server:
+        cfg = _config(server, generations=2, llm={"budget_tokens": 3000, "concurrency": 2})
+        run = runner.create_run(store, cfg)
+        assert runner.execute(store, run.id) == "stopped"
+        assert "control" in store.get_run(run.id).error  # says how to go on
+        # refused: another setting, a value the config refuses, no settings at all
+        for bad, words in (
+            (["colonies=3"], "Only llm.budget_tokens"),
+            (["llm.budget_tokens=-5"], "budget_tokens"),
+            (["generations=five"], "must be a number"),
+            ([], "needs KEY=VALUE"),
+        ):
+            proc = run_cli("control", run.id, "set", *bad, "--db", db)
+            assert proc.returncode != 0 and words in proc.stderr, (bad, proc.stderr)
+        proc = run_cli("control", run.id, "set", "llm.budget_tokens=10000000", "--db", db)
+        assert proc.returncode == 0, proc.stderr
+        assert "llm.budget_tokens 3000 → 10000000" in proc.stdout and "--resume" in proc.stdout
+        proc = run_cli("run", "--resume", run.id, "--db", db, "--json", timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        # a finished run can be extended too: one more generation, from the flags
+        proc = run_cli("run", "--resume", run.id, "--generations", "3", "--db", db, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    info = store.get_run(run.id)
+    assert info.status == "finished" and info.config["generations"] == 3
+    assert [g["generation"] for g in store.generation_metrics(run.id)] == [1, 2, 3]
+    # nothing the budget stop left unverified stays so
+    assert [sp.problem.id for sp in store.problems(run_id=run.id)
+            if sp.problem.status == "unverified"] == []  # fmt: skip
+    changes = runner.config_changes(store, run.id)
+    assert [c["changes"] for c in changes] == [
+        {"llm.budget_tokens": [3000, 10000000]},
+        {"generations": [2, 3]},
+    ]
+    assert all(c["who"] == "cli" and c["at"] for c in changes)
+    proc = run_cli("export", run.id, "--format", "jsonl", "--out", tmp_path / "b.jsonl", "--db", db)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "b.manifest.json").read_text())
+    assert manifest["source"]["config_changes"] == changes
+    assert manifest["config"]["llm"]["budget_tokens"] == 10000000
+
+
 def test_cli_evaluate_reports_pass_fail_error_and_pass_at_k(tmp_path):
     db = tmp_path / "s.db"
     store = Store(db)

@@ -406,14 +406,14 @@ class LLMClient:
         if cfg.budget_tokens is not None and spent.tokens >= cfg.budget_tokens:
             raise BudgetExceededError(
                 f"The token budget is spent: {spent.tokens:,} of {cfg.budget_tokens:,} tokens "
-                "(llm.budget_tokens). Raise llm.budget_tokens and resume the run to go on; "
-                "cached answers stay free."
+                "(llm.budget_tokens). Raise llm.budget_tokens (`infosynth control RUN_ID set "
+                "llm.budget_tokens=…`) and resume the run to go on; cached answers stay free."
             )
         if cfg.budget_usd is not None and spent.cost_usd >= cfg.budget_usd:
             raise BudgetExceededError(
                 f"The cost budget is spent: ${spent.cost_usd:.4f} of ${cfg.budget_usd:.4f} "
-                "(llm.budget_usd). Raise llm.budget_usd and resume the run to go on; cached "
-                "answers stay free."
+                "(llm.budget_usd). Raise llm.budget_usd (`infosynth control RUN_ID set "
+                "llm.budget_usd=…`) and resume the run to go on; cached answers stay free."
             )
 
     def _cache_put(self, key: str, request: str, c: Completion, purpose: str) -> None:

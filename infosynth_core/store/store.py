@@ -447,6 +447,16 @@ class Store(RunRecordsMixin, CacheMixin):
             )
         return self.get_run(run_id)
 
+    def set_run_config(self, run_id: str, config: dict[str, Any]) -> None:
+        """Replace a run's stored config (validated by the caller: ``runner.extend``)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET config = ?, updated_at = ? WHERE id = ?",
+                (_dumps(config), utc_now(), run_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No run with id '{run_id}' in the store at '{self.path}'.")
+
     def run_control(self, run_id: str) -> str | None:
         """Only the control of a run (pause | stop | None): the runner's cheap per-step read."""
         rows = self._query("SELECT control FROM runs WHERE id = ?", (run_id,))
