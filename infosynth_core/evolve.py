@@ -143,6 +143,7 @@ class Evolution:
         self._state: dict[str, Any] = {}
         self._started = time.monotonic()
         self._steps_at_start = 0
+        self._session = int(time.time() * 1000) % 1_000_000_007  # this runner session
 
     # ------------------------------------------------------------------ state
     def _load(self) -> None:
@@ -162,14 +163,20 @@ class Evolution:
         if "endpoint" in state:  # a resumed run gives the endpoint a fresh chance
             state["endpoint"]["failed_in_a_row"] = 0
         self._steps_at_start = self._steps_done()
-        self._resubmit_pending_metrics()
+        self._log_step()  # this session's start: the baseline of its first step's sample
+
+    def _warm(self) -> None:
+        """Embedding work before the first step, run off the event loop (in a thread): the
+        colonies' seeds in one batched pass (cached in the store across runs) instead of
+        many small ones inside the steps, and the topic tagger's bank."""
         if self.config.k_farthest or self.tagger is not None:
-            # One batched pass over the colonies' seeds (cached in the store across runs)
-            # instead of many small ones inside the steps.
-            pool_ids = {i for col in state["colonies"] for i in col["pool"]}
-            seeds = [p for p in self._seeds if p.id in pool_ids]
+            pool_ids = {i for col in self._state["colonies"] for i in col["pool"]}
+            seeds = [p for p in self._seeds if p.id in pool_ids and p.id not in self._vectors]
             for p, v in zip(seeds, self._embed_texts([p.problem for p in seeds]), strict=True):
                 self._vectors[p.id] = v
+        if self.tagger is not None:
+            self.tagger.warm()  # embeds the bank once
+        self._resubmit_pending_metrics()
 
     def _initial_state(self) -> dict[str, Any]:
         cfg = self.config
@@ -196,6 +203,19 @@ class Evolution:
         done_now = sum(c["steps_done"] for c in s["colonies"])
         return (s["generation"] - 1) * per_gen + done_now
 
+    def _log_step(self) -> None:
+        """One entry of the forecast's step log (:func:`infosynth_core.forecast.log_step`)."""
+        from .forecast import log_step
+
+        usage = self.spent().to_dict() if self.spent is not None else self._state["usage"]
+        log_step(
+            self._state,
+            verified=self._state.get("verified", 0),
+            usage=usage,
+            session=self._session,
+            now=time.time(),
+        )
+
     def _save(self) -> None:
         if self.spent is not None:  # everything the endpoint billed, finished steps or not
             self._state["llm_spent"] = self.spent().to_dict()
@@ -207,6 +227,8 @@ class Evolution:
         asked), ``"budget"`` (the token/cost cap was reached) or ``"endpoint_failed"`` (no
         call to the endpoint has succeeded and it keeps failing: see the module docstring)."""
         self._load()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._warm)
         cfg = self.config
         try:
             while self._state["generation"] <= cfg.generations:
@@ -220,7 +242,8 @@ class Evolution:
                 if self.stop_reason:
                     self._save()
                     return self.stop_reason
-                self._finish_generation(g)
+                # dedup merge, statement embeddings, store writes: off the loop (a thread)
+                await loop.run_in_executor(self._executor, self._finish_generation, g)
             self._write_metrics(await self._metrics.wait_all())
             return "finished"
         finally:
@@ -255,17 +278,17 @@ class Evolution:
             self._state["counts"] = merged.to_dict()
             self._state["usage"] = (Usage(**self._state["usage"]) + counts.usage()).to_dict()
             self._state["verified"] = len(self._benchmark)
+            self._log_step()
+            self._report(g)
             self._save()
             self._write_metrics(self._metrics.ready())
-            self._report(g)
 
     @staticmethod
     def _in_benchmark(p: Problem) -> bool:
         return is_benchmark_item(p)
 
     def _report(self, g: int) -> None:
-        if self.progress is None:
-            return
+        """Progress into the checkpoint (read by the dashboard), and to ``progress``."""
         cfg = self.config
         total = cfg.generations * cfg.colonies * cfg.steps_per_generation
         done = self._steps_done()
@@ -282,8 +305,28 @@ class Evolution:
             "eta_s": eta,
             "usage": self.spent().to_dict() if self.spent else self._state["usage"],
         }
+        info["forecast"] = self._forecast_line(total - done)
         self._state["progress"] = info
-        self.progress(info)
+        if self.progress is not None:
+            self.progress(info)
+
+    def _forecast_line(self, steps_left: int) -> str:
+        from .forecast import forecast_from_log, format_forecast
+
+        cfg, usage = self.config, self.spent() if self.spent is not None else None
+        return format_forecast(
+            forecast_from_log(
+                self._state.get("step_log") or [],
+                target=cfg.n_problems,
+                verified=self._state["verified"],
+                steps_left=steps_left,
+                spent_tokens=usage.tokens if usage else 0,
+                spent_usd=usage.cost_usd if usage else 0.0,
+                budget_tokens=cfg.llm.budget_tokens if cfg.llm else None,
+                budget_usd=cfg.llm.budget_usd if cfg.llm else None,
+                draws=200,
+            )
+        )
 
     # ------------------------------------------------------------------ one step
     async def _step(
@@ -532,6 +575,8 @@ class Evolution:
                     f"{pid}: " + "; ".join(f.detail for f in findings),
                     {"colony": c, "kinds": [f.kind for f in findings]},
                 )
+        if ver.status == "passed" and not meta.get("degenerate"):
+            update["topics"], meta["tagger"] = await self._llm_topics(problem, pid)
         if ver.status == "passed" and self.config.rephrase and not meta.get("degenerate"):
             statement, usage = await self.engine.rephrase(problem)
             if statement:
@@ -544,6 +589,24 @@ class Evolution:
         if self._in_benchmark(final):
             self._benchmark.add(pid)
         return final
+
+    async def _llm_topics(self, problem: Problem, pid: str) -> tuple[tuple[str, ...], str]:
+        """Topics of a verified problem in an LLM run from the LLM topic tagger (paper §3.4;
+        temperature 0, from the topic bank), the embedding tagger's as the fallback when the
+        model names no bank topic or its call fails. Returns (topics, tagger name)."""
+        fallback = (problem.topics, "embedding" if self.tagger is not None else "engine")
+        tag = getattr(self.engine, "tag", None)
+        if self.config.engine != "llm" or tag is None:
+            return fallback
+        try:
+            topics, _usage = await tag(problem.problem)
+        except (LLMError, BudgetExceededError) as exc:
+            self.store.add_event(
+                self.run_id, "warning", "tagger",
+                f"{pid}: the LLM topic tagger failed ({exc}); embedding topics kept",
+            )  # fmt: skip
+            return fallback
+        return (tuple(topics), "llm") if topics else fallback
 
     # ------------------------------------------------------------------ metrics
     def _submit_metrics(self, g: int, benchmark: list[Problem]) -> dict[str, Any]:

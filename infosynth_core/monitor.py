@@ -64,6 +64,22 @@ def resume_run(
     return store.get_run(run_id)
 
 
+def continue_run(
+    store: Store,
+    run_id: str,
+    changes: dict[str, Any],
+    *,
+    db_path: str | Path,
+    api_key: str | None = None,
+) -> dict[str, list[Any]]:
+    """Change what a stopped, interrupted or finished run may still do (``runner.extend``:
+    budget, generations, N; recorded as a ``config`` event by "dashboard") and start its
+    runner again. Returns the changes ``{key: [old, new]}``."""
+    diff = runner.extend(store, run_id, changes, who="dashboard")
+    resume_run(store, run_id, db_path=db_path, api_key=api_key)
+    return diff
+
+
 def format_eta(seconds: float | None) -> str:
     """``"4m07s"``, ``"1h05m"`` or ``"--"`` when unknown."""
     if seconds is None:

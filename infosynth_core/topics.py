@@ -82,6 +82,10 @@ class TopicTagger:
             self._vectors = self.embedder.encode(texts)
         return self._vectors
 
+    def warm(self) -> None:
+        """Embed the topic bank now (once; seconds on a cold model), e.g. off an event loop."""
+        self._topic_vectors()
+
     def scores(self, statements: Sequence[str]) -> np.ndarray:
         """Cosine similarity of each statement to each topic, shape (n, 68)."""
         return self.embedder.encode(statements) @ self._topic_vectors().T

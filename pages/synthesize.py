@@ -9,8 +9,10 @@ import streamlit as st
 from infosynth_core import InfoSynthError
 from infosynth_core import runner as run_ctl
 from infosynth_core.config import RunConfig
+from infosynth_core.forecast import forecast_for_config, forecast_run, format_forecast
 from infosynth_core.monitor import (
     config_from_form,
+    continue_run,
     format_eta,
     generation_rows,
     recent_events,
@@ -23,6 +25,11 @@ from pages.common import get_settings, get_store, show_error, use_app_navigation
 
 use_app_navigation()
 _DEFAULTS = RunConfig()  # the form starts at the library's defaults
+_FORECAST_HELP = (
+    "Tokens, cost and time to reach N verified problems at the rates of the run's own "
+    "steps so far (verified per step, tokens and seconds per step), with an 80% bootstrap "
+    "interval; before a run starts, from an earlier run with the same endpoint."
+)
 
 st.title("Synthesize")
 st.caption(
@@ -164,6 +171,14 @@ with st.expander("New run", expanded=not store.list_runs()):
     form["metrics.enabled"] = c3.toggle(
         "Novelty and diversity per generation", True, key="syn_metrics"
     )
+    try:
+        before = forecast_for_config(store, config_from_form(form).to_dict())
+    except InfoSynthError:
+        before = None  # the form is not valid yet; Start says why
+    if before is not None:
+        st.caption(f"Forecast, {format_forecast(before)}.", help=_FORECAST_HELP)
+        if before.budget_hit_at is not None or not before.within_generations:
+            st.warning("At those rates: " + "; ".join(before.notes) + ".")
     if st.button("Start run", type="primary", key="syn_start", icon=":material/play_arrow:"):
         try:
             config = config_from_form(form)
@@ -195,6 +210,69 @@ run_id = st.selectbox(
 )
 
 
+def extend_form(run_id: str, status: str, p: dict) -> None:
+    """Raise a stopped run's budget, add generations or raise N, and continue it."""
+    config = store.get_run(run_id).config
+    llm = config.get("llm") or {}
+    budget_stop = "budget" in (p["error"] or "")
+    with st.expander("Continue this run further", expanded=budget_stop):
+        st.caption(
+            "Raise the budget, add generations or raise N, then continue: problems the stop "
+            "left unverified are verified first. The change is recorded in the run's events "
+            "and in its exports' manifests."
+        )
+        c1, c2, c3, c4 = st.columns(4)
+        changes: dict = {
+            "generations": c1.number_input(
+                "Generations", 1, 10_000, int(config.get("generations", 1)), key="syn_ext_gens"
+            ),
+            "n_problems": c2.number_input(
+                "Stop at N verified", 1, 10**6, int(config.get("n_problems", 1)), key="syn_ext_n"
+            ),
+        }
+        if config.get("engine") == "llm":
+            changes["llm.budget_tokens"] = (
+                c3.number_input(
+                    "Token budget (0 = none)",
+                    0,
+                    10**10,
+                    int(llm.get("budget_tokens") or 0),
+                    step=100_000,
+                    key="syn_ext_tokens",
+                )
+                or None
+            )
+            if llm.get("budget_usd") is not None:
+                changes["llm.budget_usd"] = c4.number_input(
+                    "Cost cap, USD", 0.01, 1e6, float(llm["budget_usd"]), key="syn_ext_usd"
+                )
+        if st.button("Apply and continue", key="syn_continue", icon=":material/fast_forward:"):
+            try:
+                diff = continue_run(
+                    store,
+                    run_id,
+                    _changed(config, changes),
+                    db_path=get_settings().db_path,
+                )
+                done = ", ".join(f"{k} {a} → {b}" for k, (a, b) in diff.items()) or "no change"
+                st.success(f"Continuing ({escape_markdown(done)}).")
+                st.rerun()
+            except InfoSynthError as exc:
+                show_error(exc)
+
+
+def _changed(config: dict, changes: dict) -> dict:
+    """The settings that differ from the run's (a lifted token cap included)."""
+    out = {}
+    for key, value in changes.items():
+        node = config
+        for part in key.split("."):
+            node = (node or {}).get(part) if isinstance(node, dict) else None
+        if value != node:
+            out[key] = value
+    return out
+
+
 @st.fragment(run_every=2)
 def live(run_id: str) -> None:
     try:
@@ -223,6 +301,11 @@ def live(run_id: str) -> None:
         min(1.0, p["fraction"]),
         text=f"step {p['steps_done']} of {p['steps_total']} · generation {p['generation']} of {p['generations']} · ETA {format_eta(p['eta_s'])}",
     )
+    if status not in ("finished", "failed"):
+        ahead = forecast_run(store, run_id)
+        st.caption(f"Forecast {format_forecast(ahead)}.", help=_FORECAST_HELP)
+        if ahead is not None and (ahead.budget_hit_at is not None or not ahead.within_generations):
+            st.warning("At the current rates: " + "; ".join(ahead.notes) + ".")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Verified problems", p["verified"], help=f"stops at {p['n_problems']}")
     c2.metric("Tokens billed", f"{p['tokens']:,}")
@@ -252,6 +335,8 @@ def live(run_id: str) -> None:
             st.rerun()
     except InfoSynthError as exc:
         show_error(exc)
+    if status in ("stopped", "interrupted", "finished", "failed"):
+        extend_form(run_id, status, p)
     rows = generation_rows(store, run_id)
     st.markdown("**Per generation**")
     if rows:

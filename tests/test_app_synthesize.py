@@ -128,3 +128,31 @@ def test_evaluate_page_empty_state_then_a_model_evaluated_from_the_page(fresh_st
     assert table.loc[0, "model"] == "scripted"
     assert abs(table.loc[0, ["% pass", "% fail", "% error"]].sum() - 100.0) < 1e-6
     assert {"pass@1", "pass@2"} <= set(table.columns)
+
+
+def test_synthesize_a_budget_stopped_run_is_raised_and_finished_from_the_page(fresh_store):
+    store = Store(fresh_store)
+    with FakeOpenAIServer(ScriptedLLM()) as server:
+        cfg = load_run_config(
+            overrides={
+                "engine": "llm",
+                "llm": {"base_url": server.base_url, "model": "scripted", "timeout_s": 5,
+                        "api_key_env": "INFOSYNTH_TEST_NO_KEY", "budget_tokens": 3000,
+                        "concurrency": 2},
+                "generations": 2, "colonies": 2, "seeds_per_colony": 6,
+                "steps_per_generation": 2, "feedback_rounds": 2, "metrics": {"enabled": False},
+            }
+        )  # fmt: skip
+        run = runner.create_run(store, cfg)
+        assert runner.execute(store, run.id) == "stopped"
+        at = _page("pages/synthesize.py")
+        assert "stopped" in " ".join(h.value for h in at.subheader)
+        assert any("Forecast" in c.value for c in at.caption), [c.value for c in at.caption]
+        at.number_input(key="syn_ext_tokens").set_value(10_000_000)
+        at.button(key="syn_continue").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        wait_until(lambda: store.get_run(run.id).status == "finished", 300, "the run to finish")
+    assert store.get_run(run.id).config["llm"]["budget_tokens"] == 10_000_000
+    (change,) = runner.config_changes(store, run.id)
+    assert change["who"] == "dashboard"
+    assert change["changes"] == {"llm.budget_tokens": [3000, 10_000_000]}
