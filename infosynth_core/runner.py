@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .apikeys import KEY_FD_VAR, child_environment, key_pipe
-from .config import RunConfig, nest_dotted, validated
+from .config import RunConfig, validated
 from .errors import ConfigError, InfoSynthError, NotFoundError, RunControlError
 from .ids import check_id
 from .store import RunInfo, Store
@@ -180,14 +180,20 @@ def extend(
             f"(`infosynth control {run_id} stop`), then change its settings and continue it."
         )
     old_config = run.config
-    flat = {k: v for k, v in changes.items() if v is not None}
+    flat = dict(changes)  # None for a budget = no cap
     if "llm.budget_tokens" in flat or "llm.budget_usd" in flat:
         if not old_config.get("llm"):
             raise ConfigError(
                 f"Run '{run_id}' uses the {old_config.get('engine', 'offline')} engine, which "
                 "has no budget; only generations and n_problems can change."
             )
-    new = _merge(run_config_of(run).to_dict(), nest_dotted(flat))
+    new = run_config_of(run).to_dict()
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = new
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
     config = validated(RunConfig, new, what=f"new settings of run '{run_id}'")
     reached = int((run.state or {}).get("generation") or 1)
     if config.generations < min(reached, run_config_of(run).generations):
@@ -214,13 +220,6 @@ def extend(
         {"changes": diff, "who": who},
     )  # fmt: skip
     return diff
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out.get(k) or {}, v) if isinstance(v, dict) else v
-    return out
 
 
 def config_changes(store: Store, run_id: str) -> list[dict[str, Any]]:
