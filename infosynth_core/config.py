@@ -234,6 +234,8 @@ class RunConfig(_Strict):
     an equal and a harder variant of one problem) or a crossover (C new problems, each from a
     batch of B_c problems). With ``k_farthest`` on, of each step's candidates only ``keep``
     survive: those least similar (cosine, ``similarity`` nearest or mean) to the colony.
+    ``feedback_rounds`` (N_it) counts the rounds of feedback *after* the first solve, as in
+    the paper: 3 means up to 4 solve → test attempts; 0 means one attempt, no feedback.
     """
 
     name: str = ""
@@ -252,7 +254,7 @@ class RunConfig(_Strict):
     k_farthest: bool = True
     keep: int = Field(default=2, ge=1, le=50)
     similarity: Literal["nearest", "mean"] = "nearest"
-    feedback_rounds: int = Field(default=3, ge=1, le=20)
+    feedback_rounds: int = Field(default=3, ge=0, le=20)
     dedup_threshold: float = Field(default=0.75, gt=0, le=1)
     dedup_permutations: int = Field(default=250, ge=16, le=4096)
     rephrase: bool = False

@@ -6,10 +6,12 @@ generation every colony takes ``steps_per_generation`` operator steps. A step is
 one pool problem) or a **crossover** (``C`` new problems, each from a batch of ``B_c`` pool
 problems). Each step's candidates then pass
 
-1. MinHash-LSH dedup against the colony's pool and each other (``dedup_threshold``),
+1. MinHash-LSH dedup against the colony's pool, against every seed of the run's seed set
+   (also those in no colony's pool) and each other (``dedup_threshold``),
 2. k-farthest filtering (when on): the ``keep`` candidates least similar (cosine on sentence
    embeddings) to the colony's pool survive,
-3. verification with code feedback (``verify.py``, ``feedback_rounds`` rounds).
+3. verification with code feedback (``verify.py``: the first solve, then up to
+   ``feedback_rounds`` = N_it rounds of feedback).
 
 Every kept candidate joins the colony's pool, also when it fails verification (it can still
 seed new problems); only verified ones are benchmark items. At the end of a generation the
@@ -126,6 +128,7 @@ class Evolution:
         self._vectors: dict[str, np.ndarray] = {}  # problem id -> embedding
         self._cand_vectors: dict[str, np.ndarray] = {}  # statement -> embedding, until stored
         self._indexes: dict[int, dedup.GrowingIndex] = {}  # colony -> MinHash-LSH of its pool
+        self._seed_index: dedup.GrowingIndex | None = None  # MinHash-LSH of all the seeds
         self._sigs: dict = {}  # problem id -> MinHash signature
         self._cand_sigs: dict = {}  # statement -> MinHash signature, until stored
         self._benchmark: set[str] = set()  # ids of verified, non-duplicate problems
@@ -176,6 +179,12 @@ class Evolution:
                 self._vectors[p.id] = v
         if self.tagger is not None:
             self.tagger.warm()  # embeds the bank once
+        cfg = self.config
+        index = dedup.GrowingIndex(threshold=cfg.dedup_threshold, num_perm=cfg.dedup_permutations)
+        sigs = index.signatures([p.problem for p in self._seeds])
+        self._sigs.update({p.id: sig for p, sig in zip(self._seeds, sigs, strict=True)})
+        index.add([p.id for p in self._seeds], sigs=sigs)
+        self._seed_index = index
         self._resubmit_pending_metrics()
 
     def _initial_state(self) -> dict[str, Any]:
@@ -455,6 +464,8 @@ class Evolution:
         index = self._index(c, pool)
         sigs = index.signatures([cand.problem for cand in cands])
         hits = index.query(sigs)
+        if self._seed_index is not None:  # a copy of any seed, in this colony or not
+            hits = [h + s for h, s in zip(hits, self._seed_index.query(sigs), strict=True)]
         fresh, fresh_sigs = [], []
         for cand, sig, hit in zip(cands, sigs, hits, strict=True):
             twin = any(
@@ -536,7 +547,7 @@ class Evolution:
             cand,
             self.engine,
             self.sandbox,
-            rounds=self.config.feedback_rounds,
+            rounds=self.config.feedback_rounds + 1,  # the first solve, then N_it feedback rounds
             executor=self._executor,
             run_id=f"{self.run_id}-{pid}",
             on_attempt=lambda a: self.store.add_attempt(pk, a),
@@ -554,6 +565,13 @@ class Evolution:
             meta["api_error"] = ver.api_error[:1000]
         meta["usage"] = ver.usage.to_dict()
         meta["rounds"] = len(ver.attempts)
+        if ver.attempts and ver.attempts[-1].outcomes:
+            last = ver.attempts[-1]
+            meta["test_quality"] = {
+                "tests": len(last.outcomes),
+                "asserts": last.details.get("n_asserts"),
+                "coverage": last.details.get("coverage"),
+            }
         update: dict[str, Any] = {
             "status": ver.status if ver.status != "unverified" else "error",
             "solution": ver.solution,

@@ -280,4 +280,30 @@ def generation_record(
             "seeds": coverage([p.topics for p in seeds]),
             "generated": coverage([p.topics for p in benchmark]),
         },
+        "test_quality": quality_of_tests(benchmark),
+    }
+
+
+def quality_of_tests(problems: Sequence[Problem]) -> dict[str, Any]:
+    """The tests' quality over benchmark problems (each one's final passing attempt, stored
+    as ``metadata.test_quality`` by the loop): ``problems`` with a record, mean ``tests`` and
+    ``asserts`` per problem, mean line ``coverage`` of the solution (a fraction; None when
+    none was measured)."""
+
+    def mean(key: str) -> float | None:
+        values = [
+            float(q[key])
+            for p in problems
+            if isinstance(q := p.metadata.get("test_quality"), dict)
+            and isinstance(q.get(key), int | float)
+            and not isinstance(q.get(key), bool)
+        ]
+        return round(sum(values) / len(values), 4) if values else None
+
+    n = sum(isinstance(p.metadata.get("test_quality"), dict) for p in problems)
+    return {
+        "problems": n,
+        "tests_mean": mean("tests"),
+        "asserts_mean": mean("asserts"),
+        "coverage_mean": mean("coverage"),
     }

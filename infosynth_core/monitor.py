@@ -147,7 +147,8 @@ def run_progress(store: Store, run_id: str) -> dict[str, Any]:
 
 
 def generation_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """One row per finished generation: counts, tokens, seconds, novelty and diversity."""
+    """One row per finished generation: counts, tokens, seconds, novelty and diversity, and
+    the test quality of the benchmark so far (mean tests, asserts and line coverage)."""
     rows = []
     for g in store.generation_metrics(run_id):
         totals = g.get("totals", {})
@@ -175,6 +176,10 @@ def generation_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
                 ),
                 "novelty (nats)": novelty,
                 "diversity (nats)": diversity,
+                # the benchmark so far: mean tests, asserts and line coverage per problem
+                "tests / problem": (g.get("test_quality") or {}).get("tests_mean"),
+                "asserts / problem": (g.get("test_quality") or {}).get("asserts_mean"),
+                "line coverage": (g.get("test_quality") or {}).get("coverage_mean"),
                 "seconds": round(float(g.get("seconds", 0.0)), 1),
             }
         )

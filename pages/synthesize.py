@@ -148,7 +148,15 @@ with st.expander("New run", expanded=not store.list_runs()):
     form["similarity"] = c3.selectbox(
         "Similarity", ["nearest", "mean"], key="syn_sim", disabled=not form["k_farthest"]
     )
-    form["feedback_rounds"] = c4.number_input("Feedback rounds (N_it)", 1, 20, 3, key="syn_nit")
+    form["feedback_rounds"] = c4.number_input(
+        "Feedback rounds (N_it)",
+        0,
+        20,
+        3,
+        key="syn_nit",
+        help="Rounds of feedback after the first solve (the paper's N_it): with 3, a problem "
+        "gets up to 4 attempts; with 0, one attempt and no feedback.",
+    )
     c1, c2, c3 = st.columns(3)
     form["sandbox.timeout_s"] = c1.number_input(
         "Sandbox timeout (s)",
