@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import MetricsConfig
+from .config import MetricsConfig, config_value
 from .errors import ConfigError
 from .store import Store
 
@@ -73,9 +73,7 @@ class Comparability:
 
 
 def _setting(config: dict[str, Any], path: str) -> Any:
-    value: Any = config
-    for part in path.split("."):
-        value = (value or {}).get(part)
+    value = config_value(config, path)
     if path.startswith("metrics.") and value is None:  # an older config: the default
         value = MetricsConfig().model_dump()[path.split(".", 1)[1]]
     return value

@@ -312,6 +312,14 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def config_value(config: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted key of a config dict (``"llm.budget_tokens"``), None if absent."""
+    node: Any = config
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
 def nest_dotted(flat: Mapping[str, Any]) -> dict[str, Any]:
     """``{"llm.model": "m", "colonies": 3}`` -> ``{"llm": {"model": "m"}, "colonies": 3}``;
     None values are dropped (unset flags and form fields)."""

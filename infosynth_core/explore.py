@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .embed import Embedder
+from .embed import Embedder, resolve_model
 from .errors import ConfigError, NotFoundError
 from .evolve_records import OPERATORS
-from .maps import MAP_COLUMNS, SEED_MAP_COLUMNS, _model_name, clear_cache, run_map, seed_map
+from .maps import MAP_COLUMNS, SEED_MAP_COLUMNS, clear_cache, run_map, seed_map
 from .runner import benchmark_problems
 from .store import RunInfo, Store, StoredProblem
 from .strength import score_of
@@ -332,7 +332,7 @@ def _novelty_distances(store: Store, run: RunInfo, bench):
     seeds = _seed_problems(store, run)
     if not bench or len(seeds) < 2:
         return None
-    model = _model_name((run.config.get("metrics") or {}).get("embedding_model"))
+    model = resolve_model((run.config.get("metrics") or {}).get("embedding_model"))
     embedder = Embedder(model, store=store)
     s = embedder.encode([p.problem for p in seeds]).astype(np.float64)
     b = embedder.encode([p.problem for p in bench]).astype(np.float64)

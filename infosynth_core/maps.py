@@ -93,10 +93,6 @@ def _short(text: str, n: int = _STATEMENT_CHARS) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _model_name(name: str | None) -> str:
-    return resolve_model(name)
-
-
 def _signature(hashes: list[str]) -> str:
     return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
 
@@ -242,7 +238,7 @@ def run_map(
     seed_set = run.config.get("seed_set")
     seeds = store.problems(seed_set=seed_set) if seed_set and store.has_seed_set(seed_set) else []
     problems = store.problems(run_id=run_id)
-    model = _model_name((run.config.get("metrics") or {}).get("embedding_model"))
+    model = resolve_model((run.config.get("metrics") or {}).get("embedding_model"))
 
     rows: list[tuple[str, StoredProblem]] = [(f"seed:{sp.problem.id}", sp) for sp in seeds]
     rows += [(f"run:{sp.pk}", sp) for sp in problems]
@@ -316,7 +312,7 @@ def seed_map(
     ``NotFoundError`` when the set does not exist; ``ConfigError`` below 4 problems.
     """
     seeds = store.problems(seed_set=seed_set)
-    model = _model_name(model)
+    model = resolve_model(model)
     triples = [
         (f"seed:{sp.problem.id}", text_hash(sp.problem.problem), sp.problem.problem) for sp in seeds
     ]

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .apikeys import KEY_FD_VAR, child_environment, key_pipe
-from .config import RunConfig, validated
+from .config import RunConfig, config_value, validated
 from .errors import ConfigError, InfoSynthError, NotFoundError, RunControlError
 from .ids import check_id
 from .store import RunInfo, Store
@@ -144,13 +144,6 @@ def request(store: Store, run_id: str, action: str) -> RunInfo:
     return store.update_run(run_id, control=action)
 
 
-def _get(config: dict[str, Any], dotted: str) -> Any:
-    node: Any = config
-    for part in dotted.split("."):
-        node = (node or {}).get(part) if isinstance(node, dict) else None
-    return node
-
-
 def extend(
     store: Store, run_id: str, changes: Mapping[str, Any], *, who: str = "cli"
 ) -> dict[str, list[Any]]:
@@ -203,9 +196,9 @@ def extend(
         )
     new_dict = config.to_dict()
     diff = {
-        k: [_get(old_config, k), _get(new_dict, k)]
+        k: [config_value(old_config, k), config_value(new_dict, k)]
         for k in EXTENDABLE
-        if _get(old_config, k) != _get(new_dict, k)
+        if config_value(old_config, k) != config_value(new_dict, k)
     }
     if not diff:
         return {}
@@ -323,9 +316,8 @@ def _build_engine(config: RunConfig, store: Store, run_id: str, sandbox, environ
         from .engines.offline import OfflineEngine
 
         return OfflineEngine(sandbox, random_state=config.random_state), None
-    from .engines.base import Usage
     from .engines.llm import LLMEngine
-    from .llm.client import LLMClient
+    from .llm.client import LLMClient, ledger_usage
 
     client = LLMClient(
         config.llm,
@@ -333,20 +325,10 @@ def _build_engine(config: RunConfig, store: Store, run_id: str, sandbox, environ
         run_id=run_id,
         api_key=api_key,
         environ=environ,
-        spent=_legacy_spend(store, run_id, Usage),
+        spent=ledger_usage(spend_of(store, run_id)),  # the ledger (or an older run's checkpoint)
         random_state=config.random_state,
     )
     return LLMEngine(client, random_state=config.random_state), client
-
-
-def _legacy_spend(store: Store, run_id: str, usage_type: type) -> Any:
-    """The spend of a run started before the ledger existed (schema < 5): its checkpoint's
-    ``llm_spent``; None (the ledger counts) for every other run."""
-    if store.llm_spend(run_id)["calls"]:
-        return None
-    state = store.get_run(run_id).state or {}
-    legacy = state.get("llm_spent")
-    return usage_type(**legacy) if legacy else None
 
 
 def spend_of(store: Store, run_id: str) -> dict[str, Any]:

@@ -256,29 +256,12 @@ def extend_form(run_id: str, status: str, p: dict) -> None:
                 )
         if st.button("Apply and continue", key="syn_continue", icon=":material/fast_forward:"):
             try:
-                diff = continue_run(
-                    store,
-                    run_id,
-                    _changed(config, changes),
-                    db_path=get_settings().db_path,
-                )
+                diff = continue_run(store, run_id, changes, db_path=get_settings().db_path)
                 done = ", ".join(f"{k} {a} → {b}" for k, (a, b) in diff.items()) or "no change"
                 st.success(f"Continuing ({escape_markdown(done)}).")
                 st.rerun()
             except InfoSynthError as exc:
                 show_error(exc)
-
-
-def _changed(config: dict, changes: dict) -> dict:
-    """The settings that differ from the run's (a lifted token cap included)."""
-    out = {}
-    for key, value in changes.items():
-        node = config
-        for part in key.split("."):
-            node = (node or {}).get(part) if isinstance(node, dict) else None
-        if value != node:
-            out[key] = value
-    return out
 
 
 @st.fragment(run_every=2)

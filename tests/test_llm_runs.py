@@ -199,13 +199,21 @@ def test_llm_run_with_30_percent_injected_faults_completes_and_counts_them(tmp_p
     assert len(passed_problems(store, run.id)) >= 3
 
 
+def _stopped_by_budget(store, server, budget: int, generations: int):
+    """A run executed until its token budget stopped it: (config, run)."""
+    cfg = _config(
+        server, generations=generations, llm={"budget_tokens": budget, "concurrency": 2}
+    )
+    run = runner.create_run(store, cfg)
+    assert runner.execute(store, run.id) == "stopped"
+    return cfg, run
+
+
 def test_budget_cap_stops_the_run_cleanly_and_resume_respects_it(tmp_path):
     db = tmp_path / "s.db"
     store = Store(db)
     with FakeOpenAIServer(ScriptedLLM()) as server:
-        cfg = _config(server, generations=5, llm={"budget_tokens": 4000, "concurrency": 2})
-        run = runner.create_run(store, cfg)
-        assert runner.execute(store, run.id) == "stopped"
+        cfg, run = _stopped_by_budget(store, server, 4000, generations=5)
         info = store.get_run(run.id)
         assert info.status == "stopped" and "budget" in info.error
         billed = info.state["llm_spent"]
@@ -226,9 +234,7 @@ def test_a_budget_stopped_run_is_raised_continued_and_finished(tmp_path):
     db = tmp_path / "s.db"
     store = Store(db)
     with FakeOpenAIServer(ScriptedLLM()) as server:
-        cfg = _config(server, generations=2, llm={"budget_tokens": 3000, "concurrency": 2})
-        run = runner.create_run(store, cfg)
-        assert runner.execute(store, run.id) == "stopped"
+        _, run = _stopped_by_budget(store, server, 3000, generations=2)
         assert "control" in store.get_run(run.id).error  # says how to go on
         # refused: another setting, a value the config refuses, no settings at all
         for bad, words in (

@@ -449,10 +449,13 @@ class Store(RunRecordsMixin, CacheMixin):
 
     def set_run_config(self, run_id: str, config: dict[str, Any]) -> None:
         """Replace a run's stored config (validated by the caller: ``runner.extend``)."""
+        self._set_run_json(run_id, "config", config)
+
+    def _set_run_json(self, run_id: str, column: str, value: dict[str, Any]) -> None:
         with self.transaction() as conn:
             cur = conn.execute(
-                "UPDATE runs SET config = ?, updated_at = ? WHERE id = ?",
-                (_dumps(config), utc_now(), run_id),
+                f"UPDATE runs SET {column} = ?, updated_at = ? WHERE id = ?",
+                (_dumps(value), utc_now(), run_id),
             )
             if cur.rowcount == 0:
                 raise NotFoundError(f"No run with id '{run_id}' in the store at '{self.path}'.")
@@ -466,13 +469,7 @@ class Store(RunRecordsMixin, CacheMixin):
 
     def save_run_state(self, run_id: str, state: dict[str, Any]) -> None:
         """Replace the runner's checkpoint of a run (JSON-serializable ``state``)."""
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE runs SET state = ?, updated_at = ? WHERE id = ?",
-                (_dumps(state), utc_now(), run_id),
-            )
-            if cur.rowcount == 0:
-                raise NotFoundError(f"No run with id '{run_id}' in the store at '{self.path}'.")
+        self._set_run_json(run_id, "state", state)
 
     def add_problems(self, run_id: str, problems: Sequence[Problem]) -> list[int]:
         """Append problems to a run in one transaction; returns their pks."""
