@@ -268,9 +268,11 @@ def format_forecast(f: Forecast | None) -> str:
         return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.1f}k" if x >= 1e3 else f"{x:.0f}"
 
     t, c, s = f.tokens, f.cost_usd, f.seconds
+    paid = f"{tok(t[0])} tokens ({tok(t[1])}–{tok(t[2])}) · " if t[2] > 0 else ""  # offline: none
+    if c[2] > 0:
+        paid += f"${c[0]:.2f} (${c[1]:.2f}–${c[2]:.2f}) · "
     line = (
-        f"to {f.target} verified: {tok(t[0])} tokens ({tok(t[1])}–{tok(t[2])}) · "
-        f"${c[0]:.2f} (${c[1]:.2f}–${c[2]:.2f}) · {_fmt_seconds(s[0])} "
+        f"to {f.target} verified: {paid}{_fmt_seconds(s[0])} "
         f"({_fmt_seconds(s[1])}–{_fmt_seconds(s[2])}) at the rates of {f.samples} steps of "
         f"{f.source}"
     )

@@ -42,6 +42,8 @@ def test_constant_rates_give_the_closed_form_with_a_zero_width_interval():
     assert f.seconds == pytest.approx((120, 120, 120))
     assert f.samples == 10 and f.within_generations and f.budget_hit_at is None
     assert format_forecast(f).startswith("to 100 verified: 40.0k tokens (40.0k–40.0k) · $0.40")
+    free = forecast_from_log(_log(10, tokens=0, usd=0.0), target=100, verified=20)
+    assert format_forecast(free).startswith("to 100 verified: 2m00s (2m00s–2m00s)")  # offline
 
 
 def test_varying_rates_give_an_interval_around_the_point_estimate():
