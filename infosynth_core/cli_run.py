@@ -150,7 +150,7 @@ def _printer():
         )
         if info.get("forecast") and now - last.get("f", 0.0) >= 10.0:  # every 10 s at most
             last["f"] = now
-            print(f"  forecast {info['forecast']}", file=sys.stderr, flush=True)
+            print(f"  forecast: {info['forecast']}", file=sys.stderr, flush=True)
 
     return progress
 

@@ -258,7 +258,7 @@ def format_forecast(f: Forecast | None) -> str:
     """One line for the CLI and the dashboard, e.g. ``to 200 verified: 1.2M tokens (0.9M–1.6M)
     · $0.84 ($0.62–$1.10) · 12m00s (9m–15m) at the rates of 24 steps of this run``."""
     if f is None:
-        return f"forecast after the first {MIN_STEPS + 1} steps"
+        return f"after the first {MIN_STEPS + 1} steps"
     if f.tokens is None or f.seconds is None or f.cost_usd is None:
         return "; ".join(f.notes) or "no forecast"
     if f.verified >= f.target:

@@ -184,7 +184,7 @@ with st.expander("New run", expanded=not store.list_runs()):
     except InfoSynthError:
         before = None  # the form is not valid yet; Start says why
     if before is not None:
-        st.caption(f"Forecast, {format_forecast(before)}.", help=_FORECAST_HELP)
+        st.caption(f"Forecast: {format_forecast(before)}.", help=_FORECAST_HELP)
         if before.budget_hit_at is not None or not before.within_generations:
             st.warning("At those rates: " + "; ".join(before.notes) + ".")
     if st.button("Start run", type="primary", key="syn_start", icon=":material/play_arrow:"):
@@ -294,7 +294,7 @@ def live(run_id: str) -> None:
     )
     if status not in ("finished", "failed"):
         ahead = forecast_run(store, run_id)
-        st.caption(f"Forecast {format_forecast(ahead)}.", help=_FORECAST_HELP)
+        st.caption(f"Forecast: {format_forecast(ahead)}.", help=_FORECAST_HELP)
         if ahead is not None and (ahead.budget_hit_at is not None or not ahead.within_generations):
             st.warning("At the current rates: " + "; ".join(ahead.notes) + ".")
     c1, c2, c3, c4 = st.columns(4)
