@@ -96,10 +96,60 @@ def test_feedback_rounds_count_after_the_first_solve_and_test_quality_is_recorde
     (gen,) = store.generation_metrics(one.id)
     quality = gen["test_quality"]
     assert quality["problems"] == len([p for p in fixed if not p.metadata.get("degenerate")])
-    expected = [p.metadata["test_quality"]["tests"] for p in fixed if "degenerate" not in p.metadata]
+    expected = [
+        p.metadata["test_quality"]["tests"] for p in fixed if "degenerate" not in p.metadata
+    ]
     assert quality["tests_mean"] == pytest.approx(sum(expected) / len(expected), abs=1e-4)
     assert quality["asserts_mean"] >= quality["tests_mean"] >= 1
     assert 0 < quality["coverage_mean"] <= 1
     (row,) = generation_rows(store, one.id)
     assert row["tests / problem"] == quality["tests_mean"]
     assert row["line coverage"] == quality["coverage_mean"]
+
+
+class SameVariantsLLM(ScriptedLLM):
+    """Every mutation answers the same three new statements, whatever the parent: colonies
+    working at the same time propose identical candidates."""
+
+    def _mutation(self, user, seed):
+        return "\n".join(
+            f"<{w}>\n{self._variant('same', w)}\n</{w}>" for w in ("easier", "equal", "harder")
+        )
+
+
+def test_colonies_proposing_the_same_statement_at_once_do_not_crash_the_run(tmp_path):
+    # k-farthest keeps 2 of 3 in each colony, so two colonies keep at least one statement in
+    # common while both wait on the same embedding batch (a shared statement-keyed map of
+    # signatures lost one of them: KeyError, run failed).
+    store, _seeds = _seeded_store(tmp_path)
+    with FakeOpenAIServer(SameVariantsLLM()) as server:
+        cfg = _config(server, colonies=4, steps_per_generation=1, k_farthest=True, keep=2)
+        run = runner.create_run(store, cfg)
+        assert runner.execute(store, run.id) == "finished"
+    stored = [sp.problem for sp in store.problems(run_id=run.id)]
+    assert len(stored) == 8  # 4 colonies x 2 kept
+    assert len({p.problem for p in stored}) <= 3
+    assert all(p.status == "passed" for p in stored)
+    kept = [p for p in stored if "duplicate_of" not in p.metadata]
+    assert len(kept) == len({p.problem for p in stored})  # the merge keeps one of each
+    assert len(runner.benchmark_problems(store, run.id)) == len(kept)
+
+
+def test_the_event_loop_never_stalls_for_long_in_a_run(tmp_path):
+    # Everything slow (embedding, tagging, the generation's merge and metrics inputs, sandbox
+    # runs) is off the event loop; what stays on it (parsing answers, a step's MinHash, its
+    # store writes) is short. Measured as CPU time of the loop's thread between two ticks of
+    # a 10 ms watcher (infosynth_core.loopwatch), which a busy machine does not inflate.
+    store, _seeds = _seeded_store(tmp_path)
+    with FakeOpenAIServer(ScriptedLLM()) as server:
+        cfg = _config(
+            server, colonies=4, generations=2, steps_per_generation=3, k_farthest=True, keep=2,
+            metrics={"enabled": True},
+        )  # fmt: skip
+        warm = runner.create_run(store, cfg.model_copy(update={"generations": 1}))
+        runner.execute(store, warm.id)  # the model and the code paths warm, as in a long run
+        run = runner.create_run(store, cfg)
+        assert runner.execute(store, run.id) == "finished"
+    loop = store.get_run(run.id).state["loop"]
+    assert loop["ticks"] > 50
+    assert loop["max_cpu_s"] < 0.1, loop
