@@ -138,18 +138,23 @@ def forecast_from_log(
         steps = np.where(v > 0, remaining / np.maximum(v, 1e-12), np.inf)
 
     def band(values: np.ndarray) -> tuple[float, float, float]:
-        finite = values[1:]
+        # a draw with no verified step needs infinitely many: no interpolation across inf
+        draws_ = values[1:]
         return (
             float(values[0]),
-            float(np.percentile(finite, 10)),
-            float(np.percentile(finite, 90)),
+            float(np.percentile(draws_, 10, method="lower")),
+            float(np.percentile(draws_, 90, method="higher")),
         )
+
+    def times(rate: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):  # inf steps x 0 per step: nothing, not nan
+            return np.where(rate == 0, 0.0, steps * rate)
 
     out = {
         "steps": band(steps),
-        "tokens": band(steps * means[:, 1]),
-        "cost_usd": band(steps * means[:, 2]),
-        "seconds": band(steps * means[:, 3]),
+        "tokens": band(times(means[:, 1])),
+        "cost_usd": band(times(means[:, 2])),
+        "seconds": band(times(means[:, 3])),
     }
     within = steps_left is None or out["steps"][0] <= steps_left
     at_end = None
@@ -251,7 +256,7 @@ def forecast_for_config(
 def _fmt_seconds(s: float) -> str:
     from .monitor import format_eta
 
-    return format_eta(s) if math.isfinite(s) else "--"
+    return format_eta(s) if math.isfinite(s) else "∞"
 
 
 def format_forecast(f: Forecast | None) -> str:
@@ -265,12 +270,17 @@ def format_forecast(f: Forecast | None) -> str:
         return f"{f.target} verified reached"
 
     def tok(x: float) -> str:
+        if not math.isfinite(x):
+            return "∞"  # some resampled pilots verified nothing: no upper bound
         return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.1f}k" if x >= 1e3 else f"{x:.0f}"
+
+    def usd(x: float) -> str:
+        return f"${x:.2f}" if math.isfinite(x) else "∞"
 
     t, c, s = f.tokens, f.cost_usd, f.seconds
     paid = f"{tok(t[0])} tokens ({tok(t[1])}–{tok(t[2])}) · " if t[2] > 0 else ""  # offline: none
     if c[2] > 0:
-        paid += f"${c[0]:.2f} (${c[1]:.2f}–${c[2]:.2f}) · "
+        paid += f"{usd(c[0])} ({usd(c[1])}–{usd(c[2])}) · "
     line = (
         f"to {f.target} verified: {paid}{_fmt_seconds(s[0])} "
         f"({_fmt_seconds(s[1])}–{_fmt_seconds(s[2])}) at the rates of {f.samples} steps of "

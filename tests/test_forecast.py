@@ -68,6 +68,24 @@ def test_no_verified_problem_means_n_is_not_reachable():
     assert f.tokens is None and "not reachable" in format_forecast(f)
 
 
+def test_a_pilot_with_few_verifying_steps_has_no_upper_bound_and_no_nan(recwarn):
+    # one step of four verified: a quarter of the resampled pilots verify nothing
+    log = _log(3, verified=0) + _log(1, verified=1, start=(0, 3000, 0.03, 9.0))[1:]
+    f = forecast_from_log(log, target=10, verified=1)
+    assert f.steps[0] == pytest.approx(36) and f.steps[2] == float("inf")
+    assert f.tokens[0] == pytest.approx(36_000) and f.tokens[2] == float("inf")
+    line = format_forecast(f)
+    assert "36.0k tokens (" in line and "–∞)" in line and "nan" not in line
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    free = forecast_from_log(
+        _log(3, verified=0, tokens=0, usd=0.0)
+        + _log(1, verified=1, tokens=0, usd=0.0, start=(0, 0, 0.0, 9.0))[1:],
+        target=10,
+        verified=1,
+    )
+    assert free.tokens == (0.0, 0.0, 0.0)  # a run that pays nothing costs nothing, ever
+
+
 def test_warnings_when_the_budget_or_the_generations_end_first():
     f = forecast_from_log(
         _log(5), target=100, verified=0, spent_tokens=5000, budget_tokens=25_000
