@@ -307,7 +307,10 @@ def _claim(store: Store, run_id: str) -> RunInfo:
         )
     if run.status == "finished":
         raise RunControlError(f"Run '{run_id}' has already finished; nothing to resume.")
-    control = None if run.control == "stop" or run.status == "stopped" else run.control
+    # A stop left from an earlier session is cleared by resuming; one asked for before the
+    # runner first started (status "created") is obeyed at its first step.
+    stale = run.status != "created" and (run.control == "stop" or run.status == "stopped")
+    control = None if stale else run.control
     return store.update_run(run_id, status="running", pid=os.getpid(), error=None, control=control)
 
 

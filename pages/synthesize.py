@@ -192,6 +192,7 @@ with st.expander("New run", expanded=not store.list_runs()):
             config = config_from_form(form)
             run = start_run(store, config, db_path=get_settings().db_path, api_key=api_key)
             st.session_state["syn_run"] = run.id
+            st.session_state["syn_watch"] = run.id  # the picker below shows the new run
             st.query_params["run"] = run.id
             st.success(f"Started run **{escape_markdown(run.id)}**; it appears below.")
         except InfoSynthError as exc:
@@ -209,10 +210,11 @@ if not runs:
 
 ids = [r.id for r in runs]
 wanted = st.session_state.get("syn_run") or st.query_params.get("run")
+if st.session_state.get("syn_watch") not in ids:  # first visit, or its run was deleted
+    st.session_state["syn_watch"] = wanted if wanted in ids else ids[0]
 run_id = st.selectbox(
     "Run",
     ids,
-    index=ids.index(wanted) if wanted in ids else 0,
     format_func=lambda i: next(f"{r.id} · {r.name}" if r.name else r.id for r in runs if r.id == i),
     key="syn_watch",
 )
@@ -272,14 +274,14 @@ def live(run_id: str) -> None:
         show_error(exc)
         return
     status = p["status"]
-    icons = {
-        "running": "🟢",
-        "paused": "⏸️",
-        "finished": "✅",
-        "stopped": "⏹️",
-        "failed": "❌",
-        "interrupted": "⚠️",
-        "created": "🕓",
+    icons = {  # Streamlit's bundled icon font: no emoji font needed on the viewer's machine
+        "running": ":material/play_circle:",
+        "paused": ":material/pause_circle:",
+        "finished": ":material/check_circle:",
+        "stopped": ":material/stop_circle:",
+        "failed": ":material/error:",
+        "interrupted": ":material/warning:",
+        "created": ":material/schedule:",
     }
     st.subheader(f"{icons.get(status, '')} {status}")
     if status == "interrupted":

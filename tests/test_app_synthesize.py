@@ -156,3 +156,33 @@ def test_synthesize_a_budget_stopped_run_is_raised_and_finished_from_the_page(fr
     (change,) = runner.config_changes(store, run.id)
     assert change["who"] == "dashboard"
     assert change["changes"] == {"llm.budget_tokens": [3000, 10_000_000]}
+
+
+def test_synthesize_shows_the_new_run_after_start_when_watching_another(fresh_store):
+    # The run picker is keyed: Streamlit kept its old selection, so a tab that watched a
+    # finished run went on showing "finished" after Start (it looked like a broken button).
+    at = _page("pages/synthesize.py")
+    _small(at)
+    at.button(key="syn_start").click().run()
+    store = Store(fresh_store)
+    (first,) = store.list_runs()
+    wait_until(lambda: store.get_run(first.id).status == "finished", 180, "the first run")
+    at.run()
+    assert at.selectbox(key="syn_watch").value == first.id
+    _small(at, generations=200)
+    at.button(key="syn_start").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    second = next(r for r in store.list_runs() if r.id != first.id)
+    try:
+        assert at.selectbox(key="syn_watch").value == second.id
+        heading = " ".join(h.value for h in at.subheader)
+        assert "finished" not in heading and ":material/" in heading  # no emoji needed
+        at.run()  # and it stays on the new run
+        assert at.selectbox(key="syn_watch").value == second.id
+    finally:
+        runner.request(store, second.id, "stop")
+        wait_until(
+            lambda: store.get_run(second.id).status in ("stopped", "finished", "failed"),
+            120,
+            "the second run to stop",
+        )

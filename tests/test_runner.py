@@ -139,6 +139,22 @@ def test_pause_resume_and_stop_are_honoured_between_steps(tmp_path):
     assert kinds == ["paused between steps", "resumed"]
 
 
+def test_a_stop_asked_for_before_the_runner_starts_is_obeyed(tmp_path):
+    # Stop pressed right after Start (or `infosynth control RUN stop` on a run still
+    # "created") used to be cleared by the runner as it claimed the run: the run went on.
+    store = Store(tmp_path / "s.db")
+    cfg = load_run_config(overrides={**SMALL, "generations": 50, "metrics": {"enabled": False}})
+    run = runner.create_run(store, cfg)
+    runner.request(store, run.id, "stop")
+    assert runner.execute(store, run.id) == "stopped"
+    assert runner.run_status(store, run.id)["progress"].get("steps_done", 0) == 0
+    # a stop left over from that session does not stop the resumed run at once
+    store.update_run(run.id, control="stop")
+    cfg_one = {"generations": 1}
+    runner.extend(store, run.id, cfg_one, who="test")
+    assert runner.execute(store, run.id) == "finished"
+
+
 def test_run_config_errors_name_the_key_and_leave_the_store_alone(tmp_path):
     db = tmp_path / "s.db"
     cfg = tmp_path / "bad.yaml"
