@@ -7,6 +7,7 @@ Never runs ``playwright install``. Screenshots go to tests/artifacts/.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -190,3 +191,52 @@ def test_browser_demo_flow_offline_run_map_curves_accept_export(page, dashboard,
     exported = load_problems(path).problems
     assert len(exported) == 1 and exported[0].review == "accepted"
     assert exported[0].status == "passed" and exported[0].origin.generation in (1, 2)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_a_budget_stopped_run_is_raised_and_finished(page, dashboard, tmp_path):
+    """An LLM run (scripted local server) stopped by its token budget: the Synthesize page
+    shows why and the forecast, the Continue form is open, the budget is raised in the
+    browser and the run finishes, with the change recorded as who/what."""
+    from openai_server import FakeOpenAIServer
+    from scripted_llm import ScriptedLLM
+
+    from infosynth_core import runner
+    from infosynth_core.config import load_run_config
+
+    store = Store(tmp_path / "dash.db")  # the dashboard's store (conftest's fixture)
+    with FakeOpenAIServer(ScriptedLLM()) as server:
+        cfg = load_run_config(
+            overrides={
+                "engine": "llm",
+                "llm": {"base_url": server.base_url, "model": "scripted", "timeout_s": 5,
+                        "api_key_env": "INFOSYNTH_TEST_NO_KEY", "budget_tokens": 3000,
+                        "concurrency": 2},
+                "generations": 2, "colonies": 2, "seeds_per_colony": 6,
+                "steps_per_generation": 2, "feedback_rounds": 2, "metrics": {"enabled": False},
+            }
+        )  # fmt: skip
+        run = runner.create_run(store, cfg)
+        outcome: list[str] = []  # Playwright's loop owns this thread: the run goes in another
+        worker = threading.Thread(target=lambda: outcome.append(runner.execute(store, run.id)))
+        worker.start()
+        worker.join(600)
+        assert outcome == ["stopped"]
+        _nav(page, "Synthesize")
+        page.get_by_text("the run's budget is spent").first.wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"^Forecast:")).first.wait_for()
+        box = page.get_by_label("Token budget (0 = none)", exact=True)
+        box.fill("10000000")
+        box.press("Tab")
+        page.screenshot(path=str(ARTIFACTS / "15-synthesize-budget-stop.png"), full_page=True)
+        page.get_by_role("button", name="Apply and continue").click()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and store.get_run(run.id).status != "finished":
+            time.sleep(1)
+        assert store.get_run(run.id).status == "finished"
+    page.get_by_role("heading", name=re.compile("finished")).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "16-synthesize-continued.png"), full_page=True)
+    (change,) = runner.config_changes(store, run.id)
+    assert change["who"] == "dashboard"
+    assert change["changes"] == {"llm.budget_tokens": [3000, 10_000_000]}
