@@ -48,6 +48,9 @@ st.caption(
 )
 
 
+SELECTION_EPOCH = "_review_selection_epoch"  # bumped by a bulk decision
+
+
 def flash(place: str, kind: str, message: str) -> None:
     """Keep a message for the next run and rerun, so every view shows the new state."""
     st.session_state[FLASH] = (place, kind, message)
@@ -66,6 +69,8 @@ def decide(store, pks: list[int], decision: str, place: str, note: str = "") -> 
     except InfoSynthError as exc:
         show_error(exc)
         return
+    if place == "bulk":  # the table's and the map's selections start empty again (new keys)
+        st.session_state[SELECTION_EPOCH] = st.session_state.get(SELECTION_EPOCH, 0) + 1
     flash(place, "success", f"{VERBS[decision]}: {len(pks)} problem(s), {changed} changed state.")
 
 
@@ -125,7 +130,10 @@ def draw_map(store, run_id: str, frame: pd.DataFrame) -> list[int]:
         yaxis={"visible": False},
     )
     event = st.plotly_chart(
-        fig, key="review_map", on_select="rerun", selection_mode=("points", "box", "lasso")
+        fig,
+        key=f"review_map_{st.session_state.get(SELECTION_EPOCH, 0)}",
+        on_select="rerun",
+        selection_mode=("points", "box", "lasso"),
     )
     chosen = (event.get("selection") or {}).get("points", [])  # a dict-like state
     picked = [p.get("customdata", [-1])[0] for p in chosen]
@@ -464,11 +472,12 @@ def draw_problems(store, run_id: str, frame: pd.DataFrame, n_total: int) -> None
     """The table and the map (both select), the bulk buttons and one problem in detail."""
     st.caption(f"{len(frame)} of {n_total} problems match. Select rows to act on them.")
     # The selection holds row positions: a new row set (another run, other filters) gets a new
-    # key, so a selection never moves onto other problems.
+    # key, so a selection never moves onto other problems; a bulk decision also starts a new
+    # selection (ticking two more rows after "Accept 5" must not reject all 7).
     rows_key = zlib.crc32(",".join(map(str, frame["pk"])).encode())
     table = st.dataframe(
         frame,
-        key=f"review_table_{rows_key:08x}",
+        key=f"review_table_{rows_key:08x}_{st.session_state.get(SELECTION_EPOCH, 0)}",
         on_select="rerun",
         selection_mode="multi-row",
         hide_index=True,

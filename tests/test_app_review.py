@@ -2,7 +2,7 @@
 run and a problem, bulk and single decisions, an edit re-verified in the sandbox, export.
 
 AppTest cannot click table rows or draw a lasso; it sets the widgets' selection state
-(``review_table_<rows>``, ``review_map``) the way the browser reports it.
+(``review_table_<rows>_<n>``, ``review_map_<n>``; n grows with each bulk decision) the way the browser reports it.
 """
 
 from __future__ import annotations
@@ -338,7 +338,7 @@ def test_map_shows_the_run_and_a_lasso_selection_is_acted_on(run):
     chart = at.get("plotly_chart")[0]
     assert "scattergl" in chart.proto.spec and "lasso" in chart.proto.spec
     picked = [problems[1].pk, problems[3].pk]
-    at.session_state["review_map"] = {
+    at.session_state["review_map_0"] = {
         "selection": {
             "points": [
                 {"curve_number": 1, "point_index": i, "customdata": [pk]}
@@ -357,3 +357,23 @@ def test_map_shows_the_run_and_a_lasso_selection_is_acted_on(run):
     _ok(at)
     accepted = [sp.pk for sp in _problems(db, run_id) if sp.problem.review == "accepted"]
     assert accepted == picked
+
+
+def test_a_bulk_decision_clears_the_selection_so_the_next_one_acts_only_on_new_rows(run):
+    # Select 5 -> Accept, tick 2 more -> Reject used to reject all 7 (the table kept its rows).
+    db, run_id = run
+    at = _open()
+    _select_rows(at, [0, 1, 2])
+    at.run()
+    assert "**3 selected**" in _texts(at.markdown)
+    at.button(key="review_bulk_accepted").click().run()
+    _ok(at)
+    assert "**0 selected** (0 in the table, 0 on the map)" in _texts(at.markdown)
+    assert at.button(key="review_bulk_rejected").disabled
+    _select_rows(at, [3])
+    at.run()
+    at.button(key="review_bulk_rejected").click().run()
+    _ok(at)
+    reviews = [sp.problem.review for sp in _problems(db, run_id)]
+    assert reviews.count("accepted") == 3 and reviews.count("rejected") == 1
+
