@@ -25,6 +25,7 @@ from .errors import (
     SeedSetExistsError,
     StoreError,
     UnsupportedFileError,
+    VerdictError,
 )
 from .export import (
     EXPORT_FORMATS,
@@ -57,6 +58,7 @@ __all__ = [
     "LLMError",
     "BudgetExceededError",
     "RunControlError",
+    "VerdictError",
     "Problem",
     "Origin",
     "DIFFICULTIES",

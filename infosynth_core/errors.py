@@ -25,6 +25,7 @@ __all__ = [
     "LLMError",
     "BudgetExceededError",
     "RunControlError",
+    "VerdictError",
 ]
 
 
@@ -123,6 +124,11 @@ class LLMError(InfoSynthError, RuntimeError):
 
 class BudgetExceededError(InfoSynthError, RuntimeError):
     """The run's token or cost budget is spent; the run stops cleanly at the next step."""
+
+
+class VerdictError(InfoSynthError, ValueError):
+    """A review decision the sandbox's verdict does not support (accepting a problem that did
+    not pass) without an explicit override."""
 
 
 class RunControlError(InfoSynthError, RuntimeError):

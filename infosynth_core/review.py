@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from .errors import ConfigError, ExportError, NotFoundError
+from .errors import ConfigError, ExportError, NotFoundError, VerdictError
 from .export import EXPORT_FORMATS, ExportResult, export_from_store
 from .ids import check_id
 from .problem import REVIEWS, Problem
@@ -202,12 +202,25 @@ def _unique_pks(pks: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(int(pk) for pk in pks))
 
 
-def set_review(store: Store, pks: Iterable[int], decision: str, *, note: str = "") -> int:
+def set_review(
+    store: Store,
+    pks: Iterable[int],
+    decision: str,
+    *,
+    note: str = "",
+    override: bool = False,
+) -> int:
     """Set the review state of problems ``pks`` to ``decision``, all in one transaction.
 
     ``decision`` is accepted, rejected or pending. A review row is recorded for every problem
     (the audit trail); returns how many problems changed state. Unknown pks are refused
     before anything is written (NotFoundError naming them); a bad decision is a ConfigError.
+
+    Verdict-aware: accepting a problem whose status is not ``passed`` (failed, unparsable, no
+    tests, never verified) raises VerdictError naming them, and nothing is written, unless
+    ``override=True``. An overridden acceptance is marked on the problem
+    (``metadata["accepted_override"] = {"status", "note", "at"}``, so every export carries
+    it) and in its review row's ``changes``.
     """
     if decision not in REVIEW_DECISIONS:
         raise ConfigError(
@@ -215,11 +228,11 @@ def set_review(store: Store, pks: Iterable[int], decision: str, *, note: str = "
             f"{', '.join(REVIEW_DECISIONS)}; got {decision!r}."
         )
     pks = _unique_pks(pks)
-    current: dict[int, str] = {}
+    current: dict[int, Problem] = {}
     missing = []
     for pk in pks:
         try:
-            current[pk] = store.get_problem(pk).problem.review
+            current[pk] = store.get_problem(pk).problem
         except NotFoundError:
             missing.append(pk)
     if missing:
@@ -227,10 +240,32 @@ def set_review(store: Store, pks: Iterable[int], decision: str, *, note: str = "
             f"set_review: no problem with pk {', '.join(map(str, missing))} in the store at "
             f"'{store.path}'; nothing was changed. Reload the run's problems and try again."
         )
+    unverified = [pk for pk in pks if current[pk].status != "passed"]
+    if decision == "accepted" and unverified and not override:
+        named = ", ".join(f"{current[pk].id} ({current[pk].status})" for pk in unverified[:5])
+        more = f" and {len(unverified) - 5} more" if len(unverified) > 5 else ""
+        raise VerdictError(
+            f"set_review: {len(unverified)} of the {len(pks)} problem(s) did not pass "
+            f"verification: {named}{more}; nothing was changed. Accept only the passed ones, "
+            "fix them with an edit (re-verified), or accept anyway with override=True (the "
+            "dashboard's 'Accept problems that did not pass'); they are marked "
+            "accepted_override in exports."
+        )
     with store.transaction():
         for pk in pks:
-            store.add_review(pk, decision, note=note)
-    return sum(current[pk] != decision for pk in pks)
+            problem = current[pk]
+            marked = decision == "accepted" and problem.status != "passed"
+            changes = {"override": {"status": problem.status}} if marked else None
+            if marked:
+                meta = dict(problem.metadata)
+                meta["accepted_override"] = {
+                    "status": problem.status,
+                    "note": note,
+                    "at": utc_now(),
+                }
+                store.update_problem(pk, problem.model_copy(update={"metadata": meta}))
+            store.add_review(pk, decision, note=note, changes=changes)
+    return sum(current[pk].review != decision for pk in pks)
 
 
 @dataclass(frozen=True)
@@ -288,7 +323,9 @@ def edit_problem(
     (parents, generation and colony kept); an attempt with the next round number and the
     execution output is added; and an ``edited`` review row records the changed fields as
     ``[old, new]``. The first edit keeps the original statement, solution, tests, operator
-    and status in ``metadata["before_edit"]``. The review state is not changed.
+    and status in ``metadata["before_edit"]``. The review state is kept, except that an
+    accepted problem whose edit does not pass goes back to ``pending`` (with its own review
+    row saying why, and ``changes["review"]``).
 
     Raises ConfigError naming the field when a given value is blank or invalid, or when
     nothing differs from the stored content; NotFoundError for an unknown pk. Either way
@@ -330,6 +367,9 @@ def edit_problem(
     rounds = [a.round for a in store.attempts(pk)]
     attempt = result.to_attempt(max(rounds, default=-1) + 1, solution=new.solution, tests=new.tests)
     attempt = dataclasses.replace(attempt, details={**attempt.details, "edit": True})
+    demote = old.review == "accepted" and new.status != "passed"
+    if demote:  # an accepted problem whose edit fails verification is no longer accepted
+        changes["review"] = ["accepted", "pending"]
     with store.transaction() as conn:
         store.update_problem(pk, new)
         store.add_attempt(pk, attempt)
@@ -339,6 +379,12 @@ def edit_problem(
             "VALUES (?, ?, ?, ?, ?)",
             (pk, "edited", note, json.dumps(changes, ensure_ascii=False), utc_now()),
         )
+        if demote:
+            store.add_review(
+                pk,
+                "pending",
+                note=f"edit failed verification ({new.status}); accept it again after a fix",
+            )
     return EditResult(pk=pk, problem=new, result=result, attempt=attempt, changes=changes)
 
 

@@ -65,7 +65,8 @@ def show_flash(place: str) -> None:
 
 def decide(store, pks: list[int], decision: str, place: str, note: str = "") -> None:
     try:
-        changed = set_review(store, pks, decision, note=note)
+        override = bool(st.session_state.get("review_override", False))
+        changed = set_review(store, pks, decision, note=note, override=override)
     except InfoSynthError as exc:
         show_error(exc)
         return
@@ -508,6 +509,13 @@ def draw_problems(store, run_id: str, frame: pd.DataFrame, n_total: int) -> None
 
     st.markdown(
         f"**{len(selected)} selected** ({len(table_pks)} in the table, {len(map_pks)} on the map)"
+    )
+    st.checkbox(
+        "Accept problems that did not pass",
+        key="review_override",
+        help="Accepting a problem whose verification did not pass (failed, unparsable, no "
+        "tests) is refused unless this is ticked; such acceptances are marked "
+        "`accepted_override` in the problem's metadata and in every export.",
     )
     cols = st.columns(3)
     for col, decision in zip(cols, REVIEW_DECISIONS, strict=True):

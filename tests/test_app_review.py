@@ -377,3 +377,28 @@ def test_a_bulk_decision_clears_the_selection_so_the_next_one_acts_only_on_new_r
     reviews = [sp.problem.review for sp in _problems(db, run_id)]
     assert reviews.count("accepted") == 3 and reviews.count("rejected") == 1
 
+
+
+def test_accepting_a_problem_that_did_not_pass_needs_the_override(run):
+    db, run_id = run
+    store = Store(db)
+    sp = store.problems(run_id=run_id)[0]
+    store.update_problem(sp.pk, sp.problem.model_copy(update={"status": "unparsable"}))
+    store.close()
+    at = _open()
+    key = next(d.key for d in at.dataframe if (d.key or "").startswith("review_table_"))
+    pks = [int(pk) for pk in at.dataframe(key=key).value["pk"]]
+    _select_rows(at, [pks.index(sp.pk)])
+    at.run()
+    at.button(key="review_bulk_accepted").click().run()
+    assert not at.exception
+    assert any("did not pass" in e.value and sp.problem.id in e.value for e in at.error)
+    assert _problems(db, run_id)[0].problem.review == "pending"
+    at.checkbox(key="review_override").check().run()
+    _select_rows(at, [pks.index(sp.pk)])
+    at.run()
+    at.button(key="review_bulk_accepted").click().run()
+    _ok(at)
+    accepted = next(p for p in _problems(db, run_id) if p.pk == sp.pk).problem
+    assert accepted.review == "accepted"
+    assert accepted.metadata["accepted_override"]["status"] == "unparsable"

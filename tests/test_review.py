@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from infosynth_core import ConfigError, ExportError, NotFoundError, Store, load_problems, runner
+from infosynth_core import (
+    ConfigError,
+    ExportError,
+    NotFoundError,
+    Store,
+    VerdictError,
+    load_problems,
+    runner,
+)
 from infosynth_core.config import load_run_config
 from infosynth_core.review import (
     FRAME_COLUMNS,
@@ -160,6 +168,48 @@ def test_bad_decision_or_unknown_pk_changes_nothing(run):
     with pytest.raises(NotFoundError, match="no problem with pk 999999"):
         set_review(store, [pk, 999999], "accepted")
     assert _snapshot(store, int(pk)) == before
+
+
+def test_accepting_a_problem_that_did_not_pass_needs_an_override_and_is_marked(run, tmp_path):
+    store, run_id = run
+    passed = _passed(store, run_id)
+    bad = store.problems(run_id=run_id)[-1]
+    failed = bad.problem.model_copy(update={"status": "unparsable", "tests": None})
+    store.update_problem(bad.pk, failed)
+    before = _snapshot(store, bad.pk), _snapshot(store, passed.pk)
+    with pytest.raises(VerdictError, match=rf"1 of the 2 .*{bad.problem.id} \(unparsable\)"):
+        set_review(store, [passed.pk, bad.pk], "accepted")
+    assert (_snapshot(store, bad.pk), _snapshot(store, passed.pk)) == before  # nothing written
+    set_review(store, [bad.pk], "rejected")  # rejecting needs no override
+    assert set_review(store, [passed.pk, bad.pk], "accepted", note="kept", override=True) == 2
+    marked = store.get_problem(bad.pk).problem
+    assert marked.review == "accepted"
+    assert marked.metadata["accepted_override"]["status"] == "unparsable"
+    assert marked.metadata["accepted_override"]["note"] == "kept"
+    assert store.reviews(bad.pk)[-1]["changes"] == {"override": {"status": "unparsable"}}
+    assert "accepted_override" not in store.get_problem(passed.pk).problem.metadata
+    out = tmp_path / "accepted.jsonl"
+    export_accepted(store, run_id, "jsonl", out)
+    by_id = {p.id: p for p in load_problems(out).problems}
+    assert by_id[bad.problem.id].metadata["accepted_override"]["status"] == "unparsable"
+    assert "accepted_override" not in by_id[passed.problem.id].metadata
+
+
+def test_an_accepted_problem_whose_edit_fails_goes_back_to_pending(run, sandbox):
+    store, run_id = run
+    sp = _passed(store, run_id)
+    set_review(store, [sp.pk], "accepted")
+    name = sp.problem.entry_point
+    broken = sp.problem.solution + f"\n\ndef {name}(*args, **kwargs):\n    return None\n"
+    res = edit_problem(store, sp.pk, solution=broken, sandbox=sandbox)
+    assert not res.passed and res.changes["review"] == ["accepted", "pending"]
+    stored = store.get_problem(sp.pk).problem
+    assert stored.review == "pending" and stored.status == "failed"
+    assert [r["decision"] for r in store.reviews(sp.pk)][-2:] == ["edited", "pending"]
+    assert "failed verification" in store.reviews(sp.pk)[-1]["note"]
+    # a passing edit of a pending problem leaves the decision to the reviewer
+    assert edit_problem(store, sp.pk, solution=sp.problem.solution, sandbox=sandbox).passed
+    assert store.get_problem(sp.pk).problem.review == "pending"
 
 
 # ---------------------------------------------------------------------------- edits
