@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ __all__ = [
     "edit_problem",
     "problem_detail",
     "export_accepted",
+    "outcome_rows",
     "default_export_path",
     "default_export_name",
     "export_dir",
@@ -467,6 +469,21 @@ def problem_detail(store: Store, pk: int, *, run_id: str | None = None) -> dict[
         "mutation_score": stored_mutation_score(sp.problem),
         "degenerate": _findings(sp.problem),
     }
+
+
+def outcome_rows(attempt: Attempt) -> list[dict[str, str]]:
+    """One attempt's test outcomes as ``{"test", "outcome", "error"}`` rows, in natural order
+    of the test names (``test_case_2`` before ``test_case_10``; the store keeps them sorted
+    as text)."""
+    errors = attempt.details.get("errors", {})
+
+    def natural(name: str) -> list:
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+    return [
+        {"test": name, "outcome": attempt.outcomes[name], "error": errors.get(name, "")}
+        for name in sorted(attempt.outcomes, key=natural)
+    ]
 
 
 def _findings(problem: Problem) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ from infosynth_core.review import (
     export_dir,
     export_folder,
     export_target,
+    outcome_rows,
     problem_detail,
     review_frame,
     review_summary,
@@ -156,13 +157,7 @@ def draw_attempts(detail: dict) -> None:
         )
         with st.expander(label, expanded=i == last):
             if a.outcomes:
-                errors = a.details.get("errors", {})
-                outcomes = pd.DataFrame(
-                    [
-                        {"test": name, "outcome": outcome, "error": errors.get(name, "")}
-                        for name, outcome in a.outcomes.items()
-                    ]
-                )
+                outcomes = pd.DataFrame(outcome_rows(a))
                 key = f"review_outcomes_{detail['pk']}_{i}"
                 st.dataframe(outcomes, hide_index=True, width="stretch", key=key)
             for note in a.details.get("notes", []):

@@ -388,3 +388,21 @@ def test_export_target_takes_a_safe_name_and_the_store_stays_protected(run):
             export_accepted(store, run_id, "hf", out, overwrite=overwrite)
     assert sorted(p.name for p in base.iterdir()) == before
     assert len(review_frame(store, run_id)) > 1
+
+
+def test_test_outcomes_are_listed_in_natural_order():
+    from infosynth_core.review import outcome_rows
+    from infosynth_core.store import Attempt
+
+    names = [f"test_case_{i}" for i in (1, 10, 11, 2, 3)] + ["test_empty"]
+    attempt = Attempt(
+        round=0,
+        status="failed",
+        outcomes={n: "passed" for n in names} | {"test_case_10": "failed"},
+        details={"errors": {"test_case_10": "AssertionError"}},
+    )
+    rows = outcome_rows(attempt)
+    assert [r["test"] for r in rows] == [
+        "test_case_1", "test_case_2", "test_case_3", "test_case_10", "test_case_11", "test_empty"
+    ]  # fmt: skip
+    assert rows[3] == {"test": "test_case_10", "outcome": "failed", "error": "AssertionError"}
