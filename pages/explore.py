@@ -171,17 +171,20 @@ def map_figure(df: pd.DataFrame, shown: pd.DataFrame, color_by: str) -> go.Figur
         if color_by != "topic":
             colour = colour.mask(seed, "seeds")
         names = sorted(set(colour), key=lambda c: (c != "seeds", int(c) if c.isdigit() else 0, c))
-        palette = px.colors.qualitative.Dark24
+        # 48 distinct colours (a run's topics can number 38 or more), then shapes as well
+        palette = px.colors.qualitative.Dark24 + px.colors.qualitative.Light24
+        shapes = ("circle", "square", "diamond", "triangle-up")
         for i, name in enumerate(names):
             mask = (colour == name).to_numpy()
             color = SEED_GREY if name == "seeds" else palette[i % len(palette)]
+            shape = shapes[(i // len(palette)) % len(shapes)]
             fig.add_trace(
                 go.Scattergl(
                     x=shown["x"][mask], y=shown["y"][mask], mode="markers", name=escape_hover(name),
                     customdata=custom[mask],
                     marker={
                         "size": 7, "color": color, "line": {"width": 1.2, "color": color},
-                        "symbol": np.where(seed.to_numpy()[mask], "circle-open", "circle").tolist(),
+                        "symbol": np.where(seed.to_numpy()[mask], f"{shape}-open", shape).tolist(),
                     },
                     hovertemplate=template,
                 )
