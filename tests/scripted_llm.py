@@ -311,3 +311,21 @@ class ScriptedLLM:
         if how == "garbage":
             return "This is a classic problem; loop over the input and count. Good luck!"
         return f"```python\n{_code(family, name, params, how)}```"
+
+
+def budget_capped_config(base_url: str):
+    """A small LLM run against the scripted server at ``base_url`` whose 3,000-token budget
+    stops it in its first generation (for the tests that raise a budget and continue)."""
+    from infosynth_core.config import load_run_config
+
+    return load_run_config(
+        overrides={
+            "engine": "llm",
+            "llm": {"base_url": base_url, "model": "scripted", "timeout_s": 5,
+                    "api_key_env": "INFOSYNTH_TEST_NO_KEY", "budget_tokens": 3000,
+                    "concurrency": 2},
+            "generations": 2, "colonies": 2, "seeds_per_colony": 6,
+            "steps_per_generation": 2, "feedback_rounds": 2, "metrics": {"enabled": False},
+        }
+    )  # fmt: skip
+

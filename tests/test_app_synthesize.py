@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT, wait_until
 from openai_server import FakeOpenAIServer
-from scripted_llm import ScriptedLLM
+from scripted_llm import ScriptedLLM, budget_capped_config
 from streamlit.testing.v1 import AppTest
 
 from infosynth_core import runner
@@ -133,16 +133,7 @@ def test_evaluate_page_empty_state_then_a_model_evaluated_from_the_page(fresh_st
 def test_synthesize_a_budget_stopped_run_is_raised_and_finished_from_the_page(fresh_store):
     store = Store(fresh_store)
     with FakeOpenAIServer(ScriptedLLM()) as server:
-        cfg = load_run_config(
-            overrides={
-                "engine": "llm",
-                "llm": {"base_url": server.base_url, "model": "scripted", "timeout_s": 5,
-                        "api_key_env": "INFOSYNTH_TEST_NO_KEY", "budget_tokens": 3000,
-                        "concurrency": 2},
-                "generations": 2, "colonies": 2, "seeds_per_colony": 6,
-                "steps_per_generation": 2, "feedback_rounds": 2, "metrics": {"enabled": False},
-            }
-        )  # fmt: skip
+        cfg = budget_capped_config(server.base_url)
         run = runner.create_run(store, cfg)
         assert runner.execute(store, run.id) == "stopped"
         at = _page("pages/synthesize.py")

@@ -200,23 +200,13 @@ def test_browser_a_budget_stopped_run_is_raised_and_finished(page, dashboard, tm
     shows why and the forecast, the Continue form is open, the budget is raised in the
     browser and the run finishes, with the change recorded as who/what."""
     from openai_server import FakeOpenAIServer
-    from scripted_llm import ScriptedLLM
+    from scripted_llm import ScriptedLLM, budget_capped_config
 
     from infosynth_core import runner
-    from infosynth_core.config import load_run_config
 
     store = Store(tmp_path / "dash.db")  # the dashboard's store (conftest's fixture)
     with FakeOpenAIServer(ScriptedLLM()) as server:
-        cfg = load_run_config(
-            overrides={
-                "engine": "llm",
-                "llm": {"base_url": server.base_url, "model": "scripted", "timeout_s": 5,
-                        "api_key_env": "INFOSYNTH_TEST_NO_KEY", "budget_tokens": 3000,
-                        "concurrency": 2},
-                "generations": 2, "colonies": 2, "seeds_per_colony": 6,
-                "steps_per_generation": 2, "feedback_rounds": 2, "metrics": {"enabled": False},
-            }
-        )  # fmt: skip
+        cfg = budget_capped_config(server.base_url)
         run = runner.create_run(store, cfg)
         outcome: list[str] = []  # Playwright's loop owns this thread: the run goes in another
         worker = threading.Thread(target=lambda: outcome.append(runner.execute(store, run.id)))
