@@ -127,7 +127,6 @@ class Evolution:
         self.control, self.progress = control, progress
         self.spent = spent
         self.stop_reason: str | None = None
-        self.loop_report_: dict[str, Any] | None = None  # the event loop's stalls, at the end
         self._vectors: dict[str, np.ndarray] = {}  # problem id -> embedding
         self._indexes: dict[int, dedup.GrowingIndex] = {}  # colony -> MinHash-LSH of its pool
         self._seed_index: dedup.GrowingIndex | None = None  # MinHash-LSH of all the seeds
@@ -259,8 +258,7 @@ class Evolution:
                 if not self.stop_reason:
                     self._write_metrics(await self._metrics.wait_all())
             # this session's event-loop stalls (:mod:`infosynth_core.loopwatch`), for diagnosis
-            self.loop_report_ = watch.report()
-            self._state["loop"] = self.loop_report_
+            self._state["loop"] = watch.report()
             self._save()
             return self.stop_reason or "finished"
         finally:
