@@ -242,9 +242,9 @@ def set_review(
             f"set_review: no problem with pk {', '.join(map(str, missing))} in the store at "
             f"'{store.path}'; nothing was changed. Reload the run's problems and try again."
         )
-    unverified = [pk for pk in pks if current[pk].status != "passed"]
+    unverified = {pk: None for pk in pks if current[pk].status != "passed"}  # ordered set
     if decision == "accepted" and unverified and not override:
-        named = ", ".join(f"{current[pk].id} ({current[pk].status})" for pk in unverified[:5])
+        named = ", ".join(f"{current[pk].id} ({current[pk].status})" for pk in list(unverified)[:5])
         more = f" and {len(unverified) - 5} more" if len(unverified) > 5 else ""
         raise VerdictError(
             f"set_review: {len(unverified)} of the {len(pks)} problem(s) did not pass "
@@ -256,7 +256,7 @@ def set_review(
     with store.transaction():
         for pk in pks:
             problem = current[pk]
-            marked = decision == "accepted" and problem.status != "passed"
+            marked = decision == "accepted" and pk in unverified  # overridden above
             changes = {"override": {"status": problem.status}} if marked else None
             if marked:
                 meta = dict(problem.metadata)
